@@ -1,0 +1,36 @@
+# `make demo` and `make test` are the whole set-up of a fresh clone: each creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench lint typecheck dashboards clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m otel_workflow.demo
+
+test: $(STAMP)
+	$(PY) -m ruff check otel_workflow exporters tests bench
+	$(PY) -m mypy
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check otel_workflow exporters tests bench
+
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+dashboards: $(STAMP)
+	$(PY) -m otel_workflow.dashboards
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
