@@ -1,0 +1,50 @@
+"""Analytics over workflow telemetry: the embedded store or Prometheus, one API.
+
+>>> from otel_workflow.analytics import AnalyticsEngine
+>>> eng = AnalyticsEngine.from_store("otel-workflow.db")             # doctest: +SKIP
+>>> eng.workflow_stats(since="24h")                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from otel_workflow.analytics._backend import TREND_METRICS
+from otel_workflow.analytics._percentile import percentile
+from otel_workflow.analytics.engine import DASHBOARD_DATA_VERSION, STEP_SORT_KEYS, AnalyticsEngine
+from otel_workflow.analytics.exports import EXPORT_FORMAT_VERSION, EXPORT_KINDS
+from otel_workflow.analytics.models import (
+    ConcurrencyStats,
+    ErrorTypeStats,
+    Outlier,
+    ResourceUsage,
+    StepResource,
+    StepStats,
+    TimeWindow,
+    TrendPoint,
+    TypeStats,
+    UserStats,
+    WorkflowStats,
+)
+from otel_workflow.analytics.timerange import parse_duration, parse_time
+
+__all__ = [
+    "DASHBOARD_DATA_VERSION",
+    "EXPORT_FORMAT_VERSION",
+    "EXPORT_KINDS",
+    "STEP_SORT_KEYS",
+    "TREND_METRICS",
+    "AnalyticsEngine",
+    "ConcurrencyStats",
+    "ErrorTypeStats",
+    "Outlier",
+    "ResourceUsage",
+    "StepResource",
+    "StepStats",
+    "TimeWindow",
+    "TrendPoint",
+    "TypeStats",
+    "UserStats",
+    "WorkflowStats",
+    "parse_duration",
+    "parse_time",
+    "percentile",
+]

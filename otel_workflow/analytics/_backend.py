@@ -1,0 +1,86 @@
+"""What a backend of the AnalyticsEngine implements (the store and Prometheus both do).
+
+The engine parses and validates arguments; a backend receives a resolved
+:class:`~otel_workflow.analytics.models.TimeWindow` and plain filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
+from typing import Any, Protocol
+
+from otel_workflow.analytics.models import (
+    ConcurrencyStats,
+    ErrorTypeStats,
+    Outlier,
+    ResourceUsage,
+    StepStats,
+    TimeWindow,
+    TrendPoint,
+    TypeStats,
+    UserStats,
+    WorkflowStats,
+)
+
+TREND_METRICS = (
+    "count",
+    "throughput",
+    "error_rate",
+    "success_rate",
+    "avg",
+    "p50",
+    "p95",
+    "p99",
+)
+"""Metrics :meth:`AnalyticsEngine.trends` knows (throughput is executions per minute)."""
+
+QUANTILE_OF = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+class Backend(Protocol):
+    """The queries an analytics backend answers."""
+
+    name: str
+
+    def workflow_stats(
+        self, window: TimeWindow, workflow: str | None, workflow_type: str | None
+    ) -> list[WorkflowStats]: ...
+
+    def step_stats(
+        self, window: TimeWindow, workflow: str | None, step: str | None
+    ) -> list[StepStats]: ...
+
+    def trends(
+        self,
+        window: TimeWindow,
+        metric: str,
+        interval: timedelta,
+        workflow: str | None,
+        workflow_type: str | None,
+        per_workflow: bool,
+    ) -> list[TrendPoint]: ...
+
+    def user_stats(
+        self, window: TimeWindow, workflow: str | None, limit: int | None
+    ) -> list[UserStats]: ...
+
+    def by_type(self, window: TimeWindow, workflow_type: str | None) -> list[TypeStats]: ...
+
+    def errors_by_type(self, window: TimeWindow, workflow: str | None) -> list[ErrorTypeStats]: ...
+
+    def concurrency(self, window: TimeWindow, workflow: str | None) -> ConcurrencyStats: ...
+
+    def resource_usage(self, window: TimeWindow, workflow: str | None) -> ResourceUsage: ...
+
+    def outliers(
+        self, window: TimeWindow, quantile: float, workflow: str | None, limit: int | None
+    ) -> list[Outlier]: ...
+
+    def rows(
+        self, kind: str, window: TimeWindow, workflow: str | None
+    ) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
+        """Column names and a lazy iterator of raw rows (``executions`` or ``steps``)."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,195 @@
+"""Streamed CSV and JSON exports.
+
+Rows are read lazily from the backend and written one at a time, so a million rows never
+sit in memory at once.
+
+Kinds (:data:`EXPORT_KINDS`): ``executions`` and ``steps`` are the raw rows of the store
+(one per workflow execution / step attempt; store only), ``workflow_stats`` and
+``step_stats`` are the engine's statistics (any backend).
+
+**CSV**: a header row with the column names, then one row per record, columns always in
+the order of :data:`EXECUTION_COLUMNS` / :data:`STEP_COLUMNS` (or the statistics' field
+order); empty cell for a missing value.
+
+**JSON** (version :data:`EXPORT_FORMAT_VERSION`)::
+
+    {
+      "format": "otel-workflow-export",
+      "version": 1,
+      "kind": "executions",
+      "generated_at": "2026-01-31T08:00:00+00:00",
+      "range": {"since": "...ISO..." | null, "until": "...ISO..." | null},
+      "columns": ["trace_id", "span_id", ...],
+      "rows": [{"trace_id": "...", ...}, ...],
+      "row_count": 1234
+    }
+
+Times in raw rows are ISO 8601 UTC strings (``start``, ``end``); durations and CPU times
+are seconds; ``attributes`` is a JSON object in JSON and JSON text in CSV.  ``row_count``
+comes last because it is only known once the rows are written.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import IO, TYPE_CHECKING, Any
+
+from otel_workflow.analytics.models import StepStats, TimeWindow, WorkflowStats
+
+if TYPE_CHECKING:
+    from otel_workflow.analytics._backend import Backend
+    from otel_workflow.analytics.engine import AnalyticsEngine
+
+EXPORT_FORMAT_VERSION = 1
+EXPORT_KINDS = ("executions", "steps", "workflow_stats", "step_stats")
+
+EXECUTION_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "execution_id",
+    "parent_execution_id",
+    "workflow",
+    "workflow_type",
+    "workflow_version",
+    "status",
+    "error_type",
+    "error_category",
+    "user_id",
+    "session_id",
+    "start",
+    "end",
+    "duration",
+    "attributes",
+)
+"""Column order of ``executions`` exports."""
+
+STEP_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "execution_id",
+    "workflow",
+    "step",
+    "step_index",
+    "attempt",
+    "status",
+    "error_type",
+    "error_category",
+    "user_id",
+    "session_id",
+    "start",
+    "end",
+    "duration",
+    "cpu_time",
+    "attributes",
+)
+"""Column order of ``steps`` exports."""
+
+
+def _stats_rows(items: Iterable[Any]) -> Iterator[list[Any]]:
+    for item in items:
+        yield list(item.to_dict().values())
+
+
+def rows_for(
+    engine: AnalyticsEngine, backend: Backend, kind: str, window: TimeWindow, workflow: str | None
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """Column names and a lazy row iterator for ``kind`` over ``window``."""
+    if kind in ("executions", "steps"):
+        columns, rows = backend.rows(kind, window, workflow)
+        return list(columns), (list(r) for r in rows)
+    if kind == "workflow_stats":
+        names = [f.name for f in dataclasses.fields(WorkflowStats)]
+        stats: list[Any] = engine.workflow_stats(workflow, None, window.since, window.until)
+        return names, _stats_rows(stats)
+    if kind == "step_stats":
+        names = [f.name for f in dataclasses.fields(StepStats)]
+        stats = engine.step_stats(workflow, None, window.since, window.until)
+        return names, _stats_rows(stats)
+    raise ValueError(f"unknown export kind {kind!r}: expected one of {', '.join(EXPORT_KINDS)}")
+
+
+@contextmanager
+def _open_text(dest: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
+    if isinstance(dest, (str, os.PathLike)):
+        with open(dest, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+    else:
+        yield dest
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def write_csv(
+    dest: str | os.PathLike[str] | IO[str], columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> int:
+    """Write a header and the rows as CSV to a path or text file; returns the row count."""
+    count = 0
+    with _open_text(dest) as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([_csv_cell(v) for v in row])
+            count += 1
+    return count
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_json(
+    dest: str | os.PathLike[str] | IO[str],
+    kind: str,
+    window: TimeWindow,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """Write the versioned JSON document (see the module docstring); returns the row count."""
+    head = {
+        "format": "otel-workflow-export",
+        "version": EXPORT_FORMAT_VERSION,
+        "kind": kind,
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+        "range": window.to_dict(),
+        "columns": list(columns),
+    }
+    count = 0
+    with _open_text(dest) as handle:
+        # The document is assembled by hand around the row stream so that only one row
+        # is ever serialised at a time.
+        opening = json.dumps(head, sort_keys=False)[:-1]
+        handle.write(opening + ', "rows": [')
+        for row in rows:
+            record = dict(zip(columns, row))
+            handle.write(("\n" if count == 0 else ",\n") + json.dumps(record, default=_json_default))
+            count += 1
+        handle.write(f'\n], "row_count": {count}}}\n')
+    return count
+
+
+__all__ = [
+    "EXECUTION_COLUMNS",
+    "EXPORT_FORMAT_VERSION",
+    "EXPORT_KINDS",
+    "STEP_COLUMNS",
+    "rows_for",
+    "write_csv",
+    "write_json",
+]
