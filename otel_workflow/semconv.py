@@ -130,3 +130,24 @@ DURATION_BUCKETS: Final = (
 
 # Instrumentation scope name for tracers (and the OTLP metric scope).
 INSTRUMENTATION_SCOPE: Final = "otel_workflow"
+
+# Prometheus recording rules (collector-config/prometheus/rules/recording.yml) that the
+# dashboards and alerts read.  Names follow Prometheus's ``level:metric:operations``.
+PROM_RULE_WORKFLOW_EXECUTIONS_RATE: Final = "workflow:workflow_executions:rate5m"
+PROM_RULE_WORKFLOW_ERROR_RATIO: Final = "workflow:workflow_executions:error_ratio_rate5m"
+PROM_RULE_WORKFLOW_DURATION_BUCKET_RATE: Final = "workflow:workflow_duration_seconds_bucket:rate5m"
+PROM_RULE_WORKFLOW_DURATION_QUANTILE: Final = "workflow:workflow_duration_seconds:quantile_rate5m"
+PROM_RULE_WORKFLOW_DURATION_P99_1H: Final = "workflow:workflow_duration_seconds:p99_rate1h"
+PROM_RULE_STEP_EXECUTIONS_RATE: Final = "workflow_step:workflow_step_executions:rate5m"
+PROM_RULE_STEP_DURATION_BUCKET_RATE: Final = (
+    "workflow_step:workflow_step_duration_seconds_bucket:rate5m"
+)
+PROM_RULE_STEP_DURATION_QUANTILE: Final = (
+    "workflow_step:workflow_step_duration_seconds:quantile_rate5m"
+)
+PROM_RULE_STEP_ERRORS_RATE: Final = "workflow_step:workflow_step_errors:rate5m"
+PROM_RULE_STEP_CPU_TIME_RATE: Final = "workflow_step:workflow_step_cpu_time_seconds:rate5m"
+PROM_RULE_STEP_CPU_TIME_MEAN: Final = "workflow_step:workflow_step_cpu_time_seconds:mean_rate5m"
+# Label the quantile recording rules carry (``"0.5"``, ``"0.95"``, ``"0.99"``).
+PROM_LABEL_QUANTILE: Final = "quantile"
+PROM_LABEL_LE: Final = "le"
