@@ -1,5 +1,68 @@
-"""otel-workflow: OpenTelemetry instrumentation for Python workflows (work in progress)."""
+"""otel-workflow: OpenTelemetry spans and metrics for Python workflows.
+
+>>> import otel_workflow as ow
+>>> @ow.workflow(type="order")
+... def checkout(order: dict) -> None:
+...     validate(order)
+>>> @ow.step
+... def validate(order: dict) -> None: ...
+
+Decorators use only the OpenTelemetry API: with no SDK configured they cost next to
+nothing.  :func:`configure` sets up (or attaches to) the SDK, ``/metrics`` and OTLP.
+"""
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from typing import Any
+
+from otel_workflow._decorators import step, workflow
+from otel_workflow._hooks import CallHook, CallInfo, register_hook, unregister_hook
+from otel_workflow._runtime import disable, enable
+from otel_workflow._scope import attributes
+from otel_workflow.capture import CaptureLimits, capture
+
+__all__ = [
+    "AnalyticsEngine",
+    "CallHook",
+    "CallInfo",
+    "CaptureLimits",
+    "WorkflowTelemetry",
+    "attributes",
+    "capture",
+    "configure",
+    "disable",
+    "enable",
+    "instrument",
+    "register_hook",
+    "schedule_report",
+    "step",
+    "uninstrument",
+    "unregister_hook",
+    "workflow",
+]
+
+# Heavier parts load on first use so `import otel_workflow` stays API-only and cheap.
+_LAZY = {
+    "configure": ("otel_workflow.config", "configure"),
+    "WorkflowTelemetry": ("otel_workflow.config", "WorkflowTelemetry"),
+    "instrument": ("otel_workflow.proxy", "instrument"),
+    "uninstrument": ("otel_workflow.proxy", "uninstrument"),
+    "AnalyticsEngine": ("otel_workflow.analytics", "AnalyticsEngine"),
+    "schedule_report": ("otel_workflow.analytics.schedule", "schedule_report"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'otel_workflow' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

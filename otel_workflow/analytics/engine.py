@@ -118,7 +118,9 @@ class AnalyticsEngine:
         """One :class:`WorkflowStats` per (workflow, type), sorted by workflow name."""
         window = resolve_window(since, until)
         return self._backend.workflow_stats(
-            window, _optional_name(workflow, "workflow"), _optional_name(workflow_type, "workflow_type")
+            window,
+            _optional_name(workflow, "workflow"),
+            _optional_name(workflow_type, "workflow_type"),
         )
 
     def step_stats(
@@ -144,9 +146,13 @@ class AnalyticsEngine:
     ) -> list[StepStats]:
         """The ``limit`` steps with the largest ``by`` (one of :data:`STEP_SORT_KEYS`)."""
         if by not in STEP_SORT_KEYS:
-            raise ValueError(f"unknown sort key {by!r}: expected one of {', '.join(STEP_SORT_KEYS)}")
+            raise ValueError(
+                f"unknown sort key {by!r}: expected one of {', '.join(STEP_SORT_KEYS)}"
+            )
         top = _positive_limit(limit)
-        stats = [s for s in self.step_stats(workflow, None, since, until) if getattr(s, by) is not None]
+        stats = [
+            s for s in self.step_stats(workflow, None, since, until) if getattr(s, by) is not None
+        ]
         stats.sort(key=lambda s: (-float(getattr(s, by)), s.workflow, s.step))
         return stats[:top]
 
@@ -181,7 +187,9 @@ class AnalyticsEngine:
         set), otherwise one aggregate series.
         """
         if metric not in TREND_METRICS:
-            raise ValueError(f"unknown trend metric {metric!r}: expected one of {', '.join(TREND_METRICS)}")
+            raise ValueError(
+                f"unknown trend metric {metric!r}: expected one of {', '.join(TREND_METRICS)}"
+            )
         step = parse_duration(interval)
         window = resolve_window(since, until)
         return self._backend.trends(
@@ -206,7 +214,9 @@ class AnalyticsEngine:
         would explode its series), so the Prometheus backend raises NotImplementedError.
         """
         window = resolve_window(since, until)
-        return self._backend.user_stats(window, _optional_name(workflow, "workflow"), _positive_limit(limit))
+        return self._backend.user_stats(
+            window, _optional_name(workflow, "workflow"), _positive_limit(limit)
+        )
 
     def by_type(
         self,
@@ -281,7 +291,9 @@ class AnalyticsEngine:
     ) -> tuple[list[str], Iterator[list[Any]]]:
         """Columns and a lazy row iterator for ``kind`` (see :data:`exports.EXPORT_KINDS`)."""
         window = resolve_window(since, until)
-        return exports.rows_for(self, self._backend, kind, window, _optional_name(workflow, "workflow"))
+        return exports.rows_for(
+            self, self._backend, kind, window, _optional_name(workflow, "workflow")
+        )
 
     def export_csv(
         self,
@@ -368,8 +380,12 @@ class AnalyticsEngine:
         doc["workflows"] = [s.to_dict() for s in self.workflow_stats(workflow, None, **args)]
         steps = self.step_stats(workflow, None, **args)
         doc["steps"] = [s.to_dict() for s in steps]
-        doc["slowest_steps"] = [s.to_dict() for s in self.slowest_steps(10, "p95", workflow, **args)]
-        doc["most_failed_steps"] = [s.to_dict() for s in self.most_failed_steps(10, workflow, **args)]
+        doc["slowest_steps"] = [
+            s.to_dict() for s in self.slowest_steps(10, "p95", workflow, **args)
+        ]
+        doc["most_failed_steps"] = [
+            s.to_dict() for s in self.most_failed_steps(10, workflow, **args)
+        ]
         doc["by_type"] = [s.to_dict() for s in self.by_type(None, **args)]
         doc["errors_by_type"] = [e.to_dict() for e in self.errors_by_type(workflow, **args)]
         doc["trends"] = {

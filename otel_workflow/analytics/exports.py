@@ -177,8 +177,10 @@ def write_json(
         opening = json.dumps(head, sort_keys=False)[:-1]
         handle.write(opening + ', "rows": [')
         for row in rows:
-            record = dict(zip(columns, row))
-            handle.write(("\n" if count == 0 else ",\n") + json.dumps(record, default=_json_default))
+            record = dict(zip(columns, row, strict=False))
+            handle.write(
+                ("\n" if count == 0 else ",\n") + json.dumps(record, default=_json_default)
+            )
             count += 1
         handle.write(f'\n], "row_count": {count}}}\n')
     return count

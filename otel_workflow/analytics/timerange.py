@@ -76,9 +76,7 @@ def parse_time(value: TimeSpec, *, now: datetime | None = None) -> datetime | No
         ) from None
 
 
-def resolve_window(
-    since: TimeSpec, until: TimeSpec, *, now: datetime | None = None
-) -> TimeWindow:
+def resolve_window(since: TimeSpec, until: TimeSpec, *, now: datetime | None = None) -> TimeWindow:
     """Both ends parsed against one ``now``; ``since`` after ``until`` is a ValueError."""
     current = _aware(now) if now is not None else datetime.now(timezone.utc)
     start = parse_time(since, now=current)
@@ -90,7 +88,7 @@ def resolve_window(
 
 def to_ns(moment: datetime) -> int:
     """Nanoseconds since the epoch (the unit of span timestamps)."""
-    return int(round(_aware(moment).timestamp() * 1_000_000)) * 1000
+    return round(_aware(moment).timestamp() * 1_000_000) * 1000
 
 
 def from_ns(ns: int) -> datetime:

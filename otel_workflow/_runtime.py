@@ -1,0 +1,133 @@
+"""Process-wide switches the decorators read on every call, kept to a few attribute loads.
+
+``RUNTIME.active`` is the one flag the hot path checks: true when instrumentation is
+enabled and someone consumes what it produces (a real tracer provider, or a metrics
+consumer such as ``/metrics``, OTLP metrics or a test reader).  With no SDK configured the
+decorators call straight through, noticing a provider set later through
+:meth:`Runtime.wake`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry import trace as trace_api
+
+from otel_workflow import semconv
+
+_logger = logging.getLogger("otel_workflow")
+
+ENV_ENABLED = "OTEL_WORKFLOW_ENABLED"
+"""``false`` turns every decorator into a plain call-through (default ``true``)."""
+
+_FALSE = {"false", "0", "no", "off"}
+_TRUE = {"true", "1", "yes", "on"}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean environment variable; an invalid value warns and falls back."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    _logger.warning("Invalid value %r for %s; using %s", raw, name, default)
+    return default
+
+
+def _global_provider_is_set() -> bool:
+    # The API keeps the provider given to set_tracer_provider() in a module global; reading
+    # it is ~40 ns, where get_tracer_provider() also consults os.environ on every call.
+    return getattr(trace_api, "_TRACER_PROVIDER", None) is not None
+
+
+class Runtime:
+    """The switches behind every decorator (one instance: :data:`RUNTIME`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.enabled = env_flag(ENV_ENABLED, True)
+        self.tracer: trace.Tracer | None = None
+        self.explicit_provider: trace.TracerProvider | None = None
+        self.metrics_consumers = 0
+        self.capture_default: frozenset[str] = frozenset()
+        # Debugger/diagnosis hooks run around step bodies; empty tuple = nothing to do.
+        self.hooks: tuple[Any, ...] = ()
+        self.active = False
+        self._refresh()
+
+    # -- state changes (rare) ------------------------------------------------------------
+    def _refresh(self) -> None:
+        with self._lock:
+            provider = self.explicit_provider
+            if provider is None and _global_provider_is_set():
+                provider = trace.get_tracer_provider()
+            tracer = None
+            if provider is not None and not isinstance(provider, trace.NoOpTracerProvider):
+                tracer = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, _version())
+            self.tracer = tracer
+            self.active = self.enabled and (tracer is not None or self.metrics_consumers > 0)
+
+    def wake(self) -> bool:
+        """Called on the inactive path: pick up a global provider set since; cheap when none."""
+        if not self.enabled:
+            return False
+        if self.tracer is None and self.explicit_provider is None and _global_provider_is_set():
+            self._refresh()
+        return self.active
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._refresh()
+
+    def use_tracer_provider(self, provider: trace.TracerProvider | None) -> None:
+        """Use ``provider`` instead of the global one (``None``: back to the global)."""
+        self.explicit_provider = provider
+        self._refresh()
+
+    def add_metrics_consumer(self) -> None:
+        with self._lock:
+            self.metrics_consumers += 1
+        self._refresh()
+
+    def remove_metrics_consumer(self) -> None:
+        with self._lock:
+            self.metrics_consumers = max(0, self.metrics_consumers - 1)
+        self._refresh()
+
+    def add_hook(self, hook: Any) -> None:
+        with self._lock:
+            self.hooks = (*self.hooks, hook)
+
+    def remove_hook(self, hook: Any) -> None:
+        with self._lock:
+            self.hooks = tuple(h for h in self.hooks if h is not hook)
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("otel-workflow")
+    except Exception:
+        return "0.0.0"
+
+
+RUNTIME = Runtime()
+
+
+def enable() -> None:
+    """Turn instrumentation back on after :func:`disable` or ``OTEL_WORKFLOW_ENABLED=false``."""
+    RUNTIME.set_enabled(True)
+
+
+def disable() -> None:
+    """Turn every decorator and proxy into a plain call-through, process-wide."""
+    RUNTIME.set_enabled(False)

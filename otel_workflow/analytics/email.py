@@ -1,0 +1,256 @@
+"""Send a report by email over real SMTP (plain, STARTTLS or implicit TLS; optional login).
+
+>>> settings = SmtpSettings(host="smtp.example.com", mode="starttls",
+...                         username="reports", password="...", from_addr="reports@example.com")
+>>> send_report(settings, to=["owner@example.com"], subject="Workflows, last 24 h",
+...             html_body="<p>See the attached report.</p>",
+...             attachments=["report.html"])  # doctest: +SKIP
+
+The password is never logged nor shown in a ``repr``.  Settings can also come from the
+``OTEL_WORKFLOW_SMTP_*`` environment variables (:meth:`SmtpSettings.from_env`), which keeps
+the password off command lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+import mimetypes
+import os
+import re
+import smtplib
+import ssl
+from collections.abc import Mapping, Sequence
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Literal, cast
+
+_logger = logging.getLogger("otel_workflow.analytics.email")
+
+SmtpMode = Literal["plain", "starttls", "ssl"]
+SMTP_MODES: tuple[SmtpMode, ...] = ("plain", "starttls", "ssl")
+_DEFAULT_PORTS: dict[str, int] = {"plain": 25, "starttls": 587, "ssl": 465}
+
+# Environment variables read by SmtpSettings.from_env (argument > environment > default).
+ENV_SMTP_HOST = "OTEL_WORKFLOW_SMTP_HOST"
+"""SMTP server host name."""
+ENV_SMTP_PORT = "OTEL_WORKFLOW_SMTP_PORT"
+"""SMTP server port (default: 25 plain, 587 starttls, 465 ssl)."""
+ENV_SMTP_MODE = "OTEL_WORKFLOW_SMTP_MODE"
+"""``plain``, ``starttls`` or ``ssl``."""
+ENV_SMTP_USERNAME = "OTEL_WORKFLOW_SMTP_USERNAME"
+"""Login name; no login when unset."""
+ENV_SMTP_PASSWORD = "OTEL_WORKFLOW_SMTP_PASSWORD"
+"""Login password (prefer this over a command-line option)."""
+ENV_SMTP_FROM = "OTEL_WORKFLOW_SMTP_FROM"
+"""Sender address."""
+ENV_SMTP_TIMEOUT = "OTEL_WORKFLOW_SMTP_TIMEOUT"
+"""Socket timeout in seconds."""
+ENV_SMTP_CAFILE = "OTEL_WORKFLOW_SMTP_CAFILE"
+"""PEM file of CA certificates to trust instead of the system store."""
+
+# A deliberately loose address check: catches typos and header injection, not RFC 5321.
+_ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
+
+
+def _check_address(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}")
+    if not _ADDRESS.match(value):
+        raise ValueError(f"{what} is not a valid email address: {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP server.
+
+    ``mode`` is ``"plain"`` (no TLS), ``"starttls"`` (upgrade after connecting) or
+    ``"ssl"`` (TLS from the first byte).  ``port`` defaults to 25, 587 or 465 by mode.
+    Login happens only when ``username`` is set.  TLS verifies the server certificate
+    against the system store, or against ``cafile`` / ``ssl_context`` when given.
+    """
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    mode: SmtpMode = "plain"
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    from_addr: str = "otel-workflow@localhost"
+    timeout: float = 30.0
+    cafile: str | None = None
+    ssl_context: ssl.SSLContext | None = dataclasses.field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError("SmtpSettings.host must be a non-empty string")
+        if self.mode not in SMTP_MODES:
+            raise ValueError(
+                f"SmtpSettings.mode must be one of {', '.join(SMTP_MODES)}, got {self.mode!r}"
+            )
+        if self.port is not None and (
+            isinstance(self.port, bool) or not isinstance(self.port, int)
+            or not 0 < self.port < 65536
+        ):
+            raise ValueError(f"SmtpSettings.port must be an int in 1..65535, got {self.port!r}")
+        if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
+            raise ValueError(f"SmtpSettings.timeout must be a positive number, got {self.timeout!r}")
+        if self.password is not None and not self.username:
+            raise ValueError("SmtpSettings.password is set but username is not")
+        _check_address(self.from_addr, "SmtpSettings.from_addr")
+
+    @property
+    def effective_port(self) -> int:
+        """The port to connect to: ``port`` or the mode's default."""
+        return self.port if self.port is not None else _DEFAULT_PORTS[self.mode]
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context used for ``starttls`` and ``ssl`` modes."""
+        if self.ssl_context is not None:
+            return self.ssl_context
+        return ssl.create_default_context(cafile=self.cafile)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: object
+    ) -> SmtpSettings:
+        """Settings from ``OTEL_WORKFLOW_SMTP_*`` variables; ``overrides`` that are not None win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for key, name in (
+            ("host", ENV_SMTP_HOST), ("mode", ENV_SMTP_MODE), ("username", ENV_SMTP_USERNAME),
+            ("password", ENV_SMTP_PASSWORD), ("from_addr", ENV_SMTP_FROM),
+            ("cafile", ENV_SMTP_CAFILE),
+        ):  # fmt: skip
+            if env.get(name):
+                values[key] = env[name]
+        for key, name, convert in (
+            ("port", ENV_SMTP_PORT, int), ("timeout", ENV_SMTP_TIMEOUT, float),
+        ):  # fmt: skip
+            raw = env.get(name)
+            if raw:
+                try:
+                    values[key] = convert(raw)
+                except ValueError:
+                    raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    def describe(self) -> str:
+        """A one-line description safe to log (never includes the password)."""
+        who = f" as {self.username}" if self.username else ""
+        return f"{self.mode} SMTP {self.host}:{self.effective_port}{who}"
+
+
+def build_message(
+    *,
+    from_addr: str,
+    to: Sequence[str],
+    subject: str,
+    html_body: str,
+    text_body: str | None = None,
+    attachments: Sequence[str | os.PathLike[str]] = (),
+) -> EmailMessage:
+    """A MIME message: text and HTML alternatives, then each file attached by name."""
+    recipients = _check_recipients(to)
+    if not isinstance(subject, str):
+        raise TypeError(f"subject must be a string, got {type(subject).__name__}")
+    if "\n" in subject or "\r" in subject:
+        raise ValueError("subject must be a single line")
+    if not isinstance(html_body, str):
+        raise TypeError(f"html_body must be a string, got {type(html_body).__name__}")
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = from_addr
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = make_msgid(domain=from_addr.rpartition("@")[2])
+    msg.set_content(text_body if text_body is not None else _html_to_text(html_body))
+    msg.add_alternative(html_body, subtype="html")
+    for item in attachments:
+        path = Path(item)
+        if not path.is_file():
+            raise ValueError(f"attachment is not a file: {path}")
+        ctype, _ = mimetypes.guess_type(path.name)
+        if path.suffix.lower() == ".md":
+            ctype = "text/markdown"
+        maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
+        data = path.read_bytes()
+        if maintype == "text":
+            msg.add_attachment(
+                data.decode("utf-8", errors="replace"), subtype=subtype, filename=path.name
+            )
+        else:
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+    return msg
+
+
+def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
+    """Deliver ``msg`` through the server in ``settings``; SMTP errors propagate."""
+    host, port, timeout = settings.host, settings.effective_port, settings.timeout
+    _logger.info("sending %r to %s via %s", msg["Subject"], msg["To"], settings.describe())
+    smtp: smtplib.SMTP
+    if settings.mode == "ssl":
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=settings.tls_context())
+    else:
+        smtp = smtplib.SMTP(host, port, timeout=timeout)
+    with smtp:
+        smtp.ehlo()
+        if settings.mode == "starttls":
+            smtp.starttls(context=settings.tls_context())
+            smtp.ehlo()
+        if settings.username:
+            smtp.login(settings.username, settings.password or "")
+        refused = smtp.send_message(msg)
+    if refused:
+        # Some recipients were refused but at least one took it: say which, never fail silently.
+        _logger.warning("SMTP server refused recipients: %s", ", ".join(sorted(refused)))
+
+
+def send_report(
+    settings: SmtpSettings,
+    *,
+    to: Sequence[str],
+    subject: str,
+    html_body: str,
+    attachments: Sequence[str | os.PathLike[str]] = (),
+    text_body: str | None = None,
+) -> EmailMessage:
+    """Email ``html_body`` with the report file(s) attached; returns the message sent.
+
+    Raises ``ValueError``/``TypeError`` for bad input, and ``smtplib.SMTPException`` or
+    ``OSError`` when the server cannot be reached or refuses the message.
+    """
+    if not isinstance(settings, SmtpSettings):
+        raise TypeError(f"settings must be SmtpSettings, got {type(settings).__name__}")
+    msg = build_message(
+        from_addr=settings.from_addr, to=to, subject=subject, html_body=html_body,
+        text_body=text_body, attachments=attachments,
+    )  # fmt: skip
+    send_message(settings, msg)
+    return msg
+
+
+def _check_recipients(to: Sequence[str]) -> list[str]:
+    if isinstance(to, str):
+        to = [to]
+    recipients = [_check_address(addr, "recipient") for addr in cast(Sequence[object], to)]
+    if not recipients:
+        raise ValueError("at least one recipient is needed")
+    return recipients
+
+
+_TAG = re.compile(r"<[^>]+>")
+_BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|section)>|<br\s*/?>", re.IGNORECASE)
+_SKIP = re.compile(r"<(style|script|svg)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
+
+
+def _html_to_text(markup: str) -> str:
+    """A readable plain-text alternative for clients that do not show HTML."""
+    text = _SKIP.sub("", markup)
+    text = _BLOCK_END.sub("\n", text)
+    text = html.unescape(_TAG.sub(" ", text))
+    lines = (" ".join(line.split()) for line in text.splitlines())
+    return "\n".join(line for line in lines if line) + "\n"
