@@ -17,7 +17,7 @@ from typing import Any
 
 try:
     import matplotlib
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, NullFormatter
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
@@ -30,7 +30,7 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 _MAX_SERIES = 8  # more lines than this are unreadable; the rest are folded into the legend note
 _WIDTH, _HEIGHT = 8.0, 3.2
 
-_RC: dict[str, Any] = {
+_RC: Any = {
     "svg.fonttype": "none",
     "text.parse_math": False,
     "font.size": 9,
@@ -85,12 +85,18 @@ def time_series_chart(
                 for _, value in points
             ]
             ax.plot(
-                xs, ys, marker="o" if len(xs) < 30 else None, markersize=3, linewidth=1.6,
-                color=PALETTE[index % len(PALETTE)], label=_short(name),
-            )  # fmt: skip
-        locator = AutoDateLocator()
+                date2num(xs),  # type: ignore[no-untyped-call]
+                ys,
+                marker="o" if len(xs) < 30 else None,
+                markersize=3,
+                linewidth=1.6,
+                color=PALETTE[index % len(PALETTE)],
+                label=_short(name),
+            )
+        locator = AutoDateLocator()  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+        ax.xaxis_date(tz="UTC")
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)

@@ -21,11 +21,17 @@ import os
 import re
 import smtplib
 import ssl
+import tempfile
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
+
+from otel_workflow.analytics.timerange import TimeSpec
+
+if TYPE_CHECKING:
+    from otel_workflow.analytics.engine import AnalyticsEngine
 
 _logger = logging.getLogger("otel_workflow.analytics.email")
 
@@ -96,7 +102,9 @@ class SmtpSettings:
         ):
             raise ValueError(f"SmtpSettings.port must be an int in 1..65535, got {self.port!r}")
         if not isinstance(self.timeout, (int, float)) or self.timeout <= 0:
-            raise ValueError(f"SmtpSettings.timeout must be a positive number, got {self.timeout!r}")
+            raise ValueError(
+                f"SmtpSettings.timeout must be a positive number, got {self.timeout!r}"
+            )
         if self.password is not None and not self.username:
             raise ValueError("SmtpSettings.password is set but username is not")
         _check_address(self.from_addr, "SmtpSettings.from_addr")
@@ -254,3 +262,48 @@ def _html_to_text(markup: str) -> str:
     text = html.unescape(_TAG.sub(" ", text))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line) + "\n"
+
+
+def email_report(
+    engine: AnalyticsEngine,
+    settings: SmtpSettings,
+    *,
+    to: Sequence[str],
+    since: TimeSpec = "24h",
+    until: TimeSpec = None,
+    format: str = "html",
+    subject: str | None = None,
+) -> EmailMessage:
+    """Build a report over ``since``..``until`` and email it; returns the message sent.
+
+    The body is the report's summary (totals and the per-workflow table, no charts, since
+    many mail clients strip SVG); the full report is attached (``report.html``, or
+    ``report.md`` with its chart files for markdown).
+    """
+    from otel_workflow.analytics.report import (
+        chart_files,
+        collect,
+        normalize_format,
+        summary_html,
+        write_report,
+    )
+
+    kind = normalize_format(format)
+    _check_recipients(to)
+    data = collect(engine, since, until)
+    if subject is None:
+        stamp = data.window.until.strftime("%Y-%m-%d %H:%M UTC") if data.window.until else ""
+        failed = f", {data.failed:,} failed" if data.failed else ""
+        subject = f"Workflow report {stamp}: {data.total:,} executions{failed}"
+    body = (
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+        + summary_html(data)
+        + "<p>The full report with charts is attached.</p></body></html>"
+    )
+    with tempfile.TemporaryDirectory(prefix="otel-workflow-report-") as tmp:
+        name = "report.html" if kind == "html" else "report.md"
+        path = write_report(data, Path(tmp) / name, kind)
+        return send_report(
+            settings, to=to, subject=subject, html_body=body,
+            attachments=[path, *chart_files(path)],
+        )  # fmt: skip

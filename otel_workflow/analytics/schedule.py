@@ -63,7 +63,7 @@ def utc_now() -> datetime:
 
 
 def parse_duration(value: str | timedelta, what: str = "duration") -> timedelta:
-    """``"90s"``, ``"15m"``, ``"12h"``, ``"1d"``, ``"1w"`` (or a timedelta) -> a positive timedelta."""
+    """A positive timedelta from ``"90s"``, ``"15m"``, ``"12h"``, ``"1d"``, ``"1w"`` or one."""
     if isinstance(value, timedelta):
         delta = value
     elif isinstance(value, str):
@@ -83,7 +83,8 @@ def parse_duration(value: str | timedelta, what: str = "duration") -> timedelta:
 class Schedule(Protocol):
     """When slots fall: strictly after, and at or before, a given time."""
 
-    key: str
+    @property
+    def key(self) -> str: ...
 
     def next_after(self, dt: datetime) -> datetime: ...
 
