@@ -185,13 +185,12 @@ def build_message(
         if path.suffix.lower() == ".md":
             ctype = "text/markdown"
         maintype, _, subtype = (ctype or "application/octet-stream").partition("/")
-        data = path.read_bytes()
-        if maintype == "text":
-            msg.add_attachment(
-                data.decode("utf-8", errors="replace"), subtype=subtype, filename=path.name
-            )
-        else:
-            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=path.name)
+        # Bytes (base64 on the wire) so the file arrives byte for byte, line endings included.
+        params = {"charset": "utf-8"} if maintype == "text" else {}
+        msg.add_attachment(
+            path.read_bytes(), maintype=maintype, subtype=subtype, filename=path.name,
+            params=params,
+        )  # fmt: skip
     return msg
 
 
@@ -252,6 +251,7 @@ def _check_recipients(to: Sequence[str]) -> list[str]:
 
 _TAG = re.compile(r"<[^>]+>")
 _BLOCK_END = re.compile(r"</(p|div|h[1-6]|li|tr|table|section)>|<br\s*/?>", re.IGNORECASE)
+_CELL_END = re.compile(r"</t[dh]>", re.IGNORECASE)
 _SKIP = re.compile(r"<(style|script|svg)\b.*?</\1>", re.IGNORECASE | re.DOTALL)
 
 
@@ -259,7 +259,8 @@ def _html_to_text(markup: str) -> str:
     """A readable plain-text alternative for clients that do not show HTML."""
     text = _SKIP.sub("", markup)
     text = _BLOCK_END.sub("\n", text)
-    text = html.unescape(_TAG.sub(" ", text))
+    text = _CELL_END.sub(" | ", text)
+    text = html.unescape(_TAG.sub("", text))
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line) + "\n"
 
