@@ -29,7 +29,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from otel_workflow._guard import report_internal_error
+from otel_workflow.analytics.timerange import parse_duration as _parse_duration
 
 try:  # POSIX; elsewhere a state file is used by one process at a time
     import fcntl
@@ -53,8 +53,6 @@ Job = Callable[[datetime], object]
 
 _STATE_VERSION = 1
 _MAX_WAIT_SECONDS = 60.0  # re-check at least this often, so clock jumps are noticed
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def utc_now() -> datetime:
@@ -63,21 +61,14 @@ def utc_now() -> datetime:
 
 
 def parse_duration(value: str | timedelta, what: str = "duration") -> timedelta:
-    """A positive timedelta from ``"90s"``, ``"15m"``, ``"12h"``, ``"1d"``, ``"1w"`` or one."""
-    if isinstance(value, timedelta):
-        delta = value
-    elif isinstance(value, str):
-        match = _DURATION.match(value)
-        if not match:
-            raise ValueError(
-                f"{what} must look like '90s', '15m', '12h', '1d' or '1w', got {value!r}"
-            )
-        delta = timedelta(seconds=float(match[1]) * _UNIT_SECONDS[match[2]])
-    else:
-        raise TypeError(f"{what} must be a string or timedelta, got {type(value).__name__}")
-    if delta <= timedelta(0):
-        raise ValueError(f"{what} must be positive, got {value!r}")
-    return delta
+    """A positive timedelta from ``"90s"``, ``"15m"``, ``"12h"``, ``"1d"``, ``"1w"`` or one.
+
+    Errors name the argument: ``every: malformed duration 'soon' ...``.
+    """
+    try:
+        return _parse_duration(value)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"{what}: {exc}") from None
 
 
 class Schedule(Protocol):
