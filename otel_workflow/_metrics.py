@@ -14,6 +14,7 @@ executions with that status.
 
 from __future__ import annotations
 
+import os
 import threading
 from bisect import bisect_left
 from collections.abc import Iterator
@@ -40,8 +41,8 @@ class HistogramCell:
         self.sum = 0.0
         self.cpu_counts = [0] * _NBUCKETS
         self.cpu_sum = 0.0
-        # The last span that landed in each bucket; rendered as the bucket's exemplar at
-        # collection time so the hot path only stores a reference.
+        # (span, value) of the last observation in each bucket; rendered as the bucket's
+        # exemplar at collection time so the hot path only stores a reference.
         self.exemplars: list[Any] = [None] * _NBUCKETS
 
     def observe(self, duration: float, exemplar: Any) -> None:
@@ -50,8 +51,9 @@ class HistogramCell:
         with self.lock:
             self.counts[i] += 1
             self.sum += duration
-        # A single list store is atomic under the GIL; the last writer wins, as intended.
-        self.exemplars[i] = exemplar
+        if exemplar is not None:
+            # A single list store is atomic under the GIL; the last writer wins, as intended.
+            self.exemplars[i] = (exemplar, duration)
 
     def observe_with_cpu(self, duration: float, cpu: float, exemplar: Any) -> None:
         """Count one duration and the CPU time spent in it (both seconds)."""
@@ -62,7 +64,8 @@ class HistogramCell:
             self.sum += duration
             self.cpu_counts[j] += 1
             self.cpu_sum += cpu
-        self.exemplars[i] = exemplar
+        if exemplar is not None:
+            self.exemplars[i] = (exemplar, duration)
 
     def read(self) -> tuple[list[int], float, list[int], float, list[Any]]:
         """A consistent copy: (counts, sum, cpu_counts, cpu_sum, exemplars)."""
@@ -225,6 +228,20 @@ class MetricsRegistry:
             label_overflows=dict(self.cap.overflows),
         )
 
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks (a parent thread may have held one) and zeroes.
+
+        The parent's counts stay the parent's; the child reports only its own work.
+        """
+        self._lock = threading.Lock()
+        for cells in (*self.workflows.values(), *self.steps.values()):
+            for _status, cell in cells.by_status():
+                cell.lock = threading.Lock()
+        for gauge in self.active.values():
+            gauge.lock = threading.Lock()
+        self.cap._lock = threading.Lock()
+        self.reset()
+
     def reset(self) -> None:
         """Zero every value; bound cells stay valid."""
         with self._lock:
@@ -273,3 +290,5 @@ class RegistrySnapshot:
 
 
 REGISTRY = MetricsRegistry()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=REGISTRY.after_fork)
