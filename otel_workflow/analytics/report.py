@@ -241,7 +241,7 @@ h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde2ea;padd
 .card b{display:block;font-size:1.6rem}.card span{color:#5b6577;font-size:.85rem}
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
 th,td{padding:.35rem .6rem;border-bottom:1px solid #eceff4;text-align:right}
-th{background:#f5f7fa}th:first-child,td:first-child,td.text{text-align:left}
+th{background:#f5f7fa}th.text,td.text{text-align:left}
 .chart{margin:1rem 0}.chart svg{max-width:100%;height:auto}
 .empty{color:#5b6577;font-style:italic;border:1px dashed #c9d0db;border-radius:8px;padding:1rem}
 """
@@ -340,7 +340,10 @@ def _errors_html(errors: Sequence[ErrorTypeStats]) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: int) -> str:
-    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    header = "".join(
+        f'<th class="text">{_e(h)}</th>' if i < text_columns else f"<th>{_e(h)}</th>"
+        for i, h in enumerate(head)
+    )
     body = "".join(
         "<tr>" + "".join(
             f'<td class="text">{_e(cell)}</td>' if i < text_columns else f"<td>{_e(cell)}</td>"
@@ -352,11 +355,15 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: 
 
 
 # --- markdown -------------------------------------------------------------------------------
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!|<>~"})
+# Inline markdown syntax is backslash-escaped; &, < and > become entities so no renderer
+# sees raw HTML.  Line-start syntax (#, -, 1.) cannot occur: values never start a line.
+_MD_SPECIAL = str.maketrans(
+    {**{c: "\\" + c for c in "\\`*_[]|~"}, "&": "&amp;", "<": "&lt;", ">": "&gt;"}
+)
 
 
 def _md(value: object) -> str:
-    # Backslash-escape markdown syntax and keep a cell on one line.
+    # Escape markdown syntax and keep a table cell on one line.
     return " ".join(str(value).split()).translate(_MD_SPECIAL)
 
 

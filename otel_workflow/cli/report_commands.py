@@ -1,0 +1,181 @@
+"""``otel-workflow report`` and ``otel-workflow email``.
+
+    otel-workflow report --store otel-workflow.db --since 24h --out report.html
+    otel-workflow report --prometheus http://127.0.0.1:9090 --format markdown --out report.md
+    otel-workflow email --to owner@example.com --smtp-host smtp.example.com \\
+        --smtp-mode starttls --smtp-user reports          # password: OTEL_WORKFLOW_SMTP_PASSWORD
+    otel-workflow email --to owner@example.com --cron "0 8 * * *" --state schedule.json
+
+SMTP options fall back to the ``OTEL_WORKFLOW_SMTP_*`` environment variables.  The password
+is never taken from the command line (where ``ps`` and shell history would show it): it
+comes from ``OTEL_WORKFLOW_SMTP_PASSWORD`` or from the variable ``--smtp-password-env`` names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from otel_workflow.analytics.email import SmtpSettings
+    from otel_workflow.analytics.engine import AnalyticsEngine
+
+_DEFAULT_STORE = "otel-workflow.db"
+_ENV_STORE = "OTEL_WORKFLOW_STORE"  # the same variable configure() reads
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``report`` and ``email`` subcommands."""
+    report = subparsers.add_parser(
+        "report",
+        help="write an HTML or markdown report with charts",
+        description="Write a report (statistics, trends, slowest steps, errors, with charts).",
+    )
+    _add_source_options(report)
+    report.add_argument(
+        "--out", "-o", help="file to write (default: otel-workflow-report.html or .md)"
+    )
+    report.set_defaults(func=_run_report)
+
+    mail = subparsers.add_parser(
+        "email",
+        help="email a report (now, or on a schedule with --every/--cron)",
+        description="Email a report over SMTP; with --every or --cron, keep sending it on "
+        "that schedule until interrupted.",
+    )
+    _add_source_options(mail)
+    mail.add_argument(
+        "--to", action="append", required=True, metavar="ADDRESS",
+        help="recipient (repeat for several)",
+    )  # fmt: skip
+    mail.add_argument("--subject", help="subject line (default: a summary of the report)")
+    smtp = mail.add_argument_group("SMTP (defaults from OTEL_WORKFLOW_SMTP_* variables)")
+    smtp.add_argument("--smtp-host", help="server host (default 127.0.0.1)")
+    smtp.add_argument("--smtp-port", type=int, help="server port (default by mode: 25/587/465)")
+    smtp.add_argument("--smtp-mode", choices=("plain", "starttls", "ssl"), help="default plain")
+    smtp.add_argument("--smtp-user", help="login name (no login when omitted)")
+    smtp.add_argument(
+        "--smtp-password-env", metavar="VAR",
+        help="environment variable holding the password (default OTEL_WORKFLOW_SMTP_PASSWORD)",
+    )  # fmt: skip
+    smtp.add_argument("--smtp-from", help="sender address")
+    smtp.add_argument("--smtp-timeout", type=float, help="socket timeout in seconds")
+    smtp.add_argument("--smtp-cafile", help="PEM file of CA certificates to trust")
+    schedule = mail.add_argument_group("schedule (runs in the foreground until interrupted)")
+    when = schedule.add_mutually_exclusive_group()
+    when.add_argument("--every", help="send every interval, e.g. 1d or 12h")
+    when.add_argument("--cron", help='send at cron times (UTC), e.g. "0 8 * * *"')
+    schedule.add_argument(
+        "--state", metavar="PATH",
+        help="schedule state file, so a run missed while down is sent once on restart",
+    )  # fmt: skip
+    mail.set_defaults(func=_run_email)
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--store", metavar="PATH",
+        help=f"SQLite store (default: ${_ENV_STORE} or {_DEFAULT_STORE})",
+    )  # fmt: skip
+    source.add_argument("--prometheus", metavar="URL", help="Prometheus HTTP API base URL")
+    parser.add_argument(
+        "--since",
+        help="start: a duration ago (15m, 24h, 7d) or an ISO 8601 time (default 24h; on a "
+        "schedule: a duration, default the time since the previous send)",
+    )
+    parser.add_argument("--until", help="end: a duration ago or an ISO 8601 time (default now)")
+    parser.add_argument(
+        "--format", choices=("html", "markdown"),
+        help="report format (default: from --out's suffix, else html)",
+    )  # fmt: skip
+
+
+def _engine(args: argparse.Namespace) -> AnalyticsEngine:
+    from otel_workflow.analytics.engine import AnalyticsEngine
+
+    if args.prometheus:
+        return AnalyticsEngine.from_prometheus(args.prometheus)
+    path = args.store or os.environ.get(_ENV_STORE) or _DEFAULT_STORE
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no store at {path} (give --store PATH or --prometheus URL)")
+    return AnalyticsEngine.from_store(path)
+
+
+def _format(args: argparse.Namespace) -> str:
+    if args.format:
+        return str(args.format)
+    out = getattr(args, "out", None)
+    return "markdown" if out and Path(out).suffix.lower() in (".md", ".markdown") else "html"
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from otel_workflow.analytics.report import render_report
+
+    kind = _format(args)
+    default_out = "otel-workflow-report.md" if kind == "markdown" else "otel-workflow-report.html"
+    with _engine(args) as engine:
+        path = render_report(
+            engine, args.out or default_out, since=args.since or "24h", until=args.until,
+            format=kind,
+        )  # fmt: skip
+    print(f"wrote {path}")
+    return 0
+
+
+def _smtp_settings(args: argparse.Namespace) -> SmtpSettings:
+    from otel_workflow.analytics.email import ENV_SMTP_PASSWORD, SmtpSettings
+
+    password_var = args.smtp_password_env or ENV_SMTP_PASSWORD
+    if args.smtp_password_env and not os.environ.get(password_var):
+        raise ValueError(f"--smtp-password-env: environment variable {password_var} is not set")
+    return SmtpSettings.from_env(
+        host=args.smtp_host, port=args.smtp_port, mode=args.smtp_mode, username=args.smtp_user,
+        password=os.environ.get(password_var) or None, from_addr=args.smtp_from,
+        timeout=args.smtp_timeout, cafile=args.smtp_cafile,
+    )  # fmt: skip
+
+
+def _run_email(args: argparse.Namespace) -> int:
+    from otel_workflow.analytics.email import email_report
+
+    settings = _smtp_settings(args)
+    kind = _format(args)
+    if args.every or args.cron:
+        return _run_schedule(args, settings, kind)
+    with _engine(args) as engine:
+        msg = email_report(
+            engine, settings, to=args.to, since=args.since or "24h", until=args.until, format=kind,
+            subject=args.subject,
+        )  # fmt: skip
+    print(f"sent {msg['Subject']!r} to {', '.join(args.to)} via {settings.describe()}")
+    return 0
+
+
+def _run_schedule(args: argparse.Namespace, settings: SmtpSettings, kind: str) -> int:
+    from otel_workflow.analytics.schedule import schedule_report
+
+    engine = _engine(args)
+    stop = threading.Event()
+    scheduler = schedule_report(
+        to=args.to, smtp=settings, every=args.every, cron=args.cron, engine=engine,
+        state_path=args.state, since=args.since, format=kind, subject=args.subject, start=False,
+    )  # fmt: skip
+    print(
+        f"sending reports to {', '.join(args.to)}; next at {scheduler.next_run().isoformat()} "
+        "(Ctrl-C to stop)",
+        file=sys.stderr,
+    )
+    scheduler.start()
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        scheduler.stop()
+        engine.close()
+    return 0
