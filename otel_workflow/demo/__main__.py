@@ -1,0 +1,5 @@
+import sys
+
+from otel_workflow.demo import main
+
+sys.exit(main())
