@@ -369,7 +369,7 @@ class AnalyticsEngine:
             step = max(span / 60, timedelta(seconds=1))
         else:
             step = parse_duration(interval)
-        args = {"since": window.since, "until": end}
+        args: dict[str, Any] = {"since": window.since, "until": end}
         doc: dict[str, Any] = {
             "version": DASHBOARD_DATA_VERSION,
             "backend": self.backend_name,
