@@ -19,7 +19,7 @@ try:
     import matplotlib
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
     raise ModuleNotFoundError(
         "reports need the 'report' extra: pip install 'otel-workflow[report]'", name=exc.name
@@ -70,9 +70,10 @@ def time_series_chart(
     title: str,
     ylabel: str,
     percent: bool = False,
+    xlim: tuple[datetime, datetime] | None = None,
     salt: str = "timeseries",
 ) -> str:
-    """A line chart of one or more time series, as SVG text."""
+    """A line chart of one or more time series, as SVG text; ``xlim`` fixes the time axis."""
     with matplotlib.rc_context(_RC):
         fig = _figure()
         ax = fig.add_subplot()
@@ -97,6 +98,9 @@ def time_series_chart(
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         ax.xaxis_date(tz="UTC")
+        if xlim is not None:
+            # Same time axis on every trend chart, whatever range each series happens to cover.
+            ax.set_xlim(date2num(xlim[0]), date2num(xlim[1]))  # type: ignore[no-untyped-call]
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
@@ -137,13 +141,15 @@ def horizontal_bar_chart(
         ax.grid(axis="y", visible=False)
         if log:
             ax.set_xscale("log")
+            # 1-2-5 ticks: a range within one decade still gets several labels.
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             # Plain labels: the default log labels are math text, which is switched off.
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_seconds(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left", fontweight="bold")
-        if len(keys) > 1:
-            ax.legend(loc="lower right", fontsize=8, frameon=False)
+        if len(keys) > 1:  # outside the axes, so it never hides a bar
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         return _svg(fig, salt)
 
 

@@ -167,14 +167,16 @@ def build_charts(data: ReportData) -> list[Chart]:
     if not data.workflows:
         return [Chart(key, title, None, "No executions in this range.") for key, title in
                 titles.items()]  # fmt: skip
+    since, until = data.window.since, data.window.until
+    xlim = (since, until) if since is not None and until is not None else None
     result = [
         Chart("throughput", titles["throughput"], charts.time_series_chart(
             _throughput_series(data.throughput), title=titles["throughput"],
-            ylabel="per minute", salt="throughput",
+            ylabel="per minute", xlim=xlim, salt="throughput",
         )),
         Chart("error-rate", titles["error-rate"], charts.time_series_chart(
             {"all": [(p.start, p.value) for p in data.error_rate]}, title=titles["error-rate"],
-            ylabel="%", percent=True, salt="error-rate",
+            ylabel="%", percent=True, xlim=xlim, salt="error-rate",
         )),
     ]  # fmt: skip
     rows = [
@@ -184,12 +186,9 @@ def build_charts(data: ReportData) -> list[Chart]:
     ]
     result.append(_bars("durations", titles["durations"], rows, "seconds (log scale)"))
     step_rows = [
-        (f"{s.workflow} \u203a {s.step}", {"p50": s.p50, "p95": s.p95})
-        for s in data.slowest_steps
+        (f"{s.workflow} \u203a {s.step}", {"p50": s.p50, "p95": s.p95}) for s in data.slowest_steps
     ]
-    result.append(
-        _bars("slowest-steps", titles["slowest-steps"], step_rows, "seconds (log scale)")
-    )
+    result.append(_bars("slowest-steps", titles["slowest-steps"], step_rows, "seconds (log scale)"))
     categories = [(name, {"failed steps": float(n)}) for name, n in data.errors_by_category()]
     if categories:
         svg = charts.horizontal_bar_chart(
@@ -259,7 +258,7 @@ def render_html(data: ReportData, charts: Sequence[Chart] | None = None) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(_title(data))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Workflow report</h1><p class=\"meta\">{_e(_range_text(data))}</p>",
+        f'<h1>Workflow report</h1><p class="meta">{_e(_range_text(data))}</p>',
         summary_html(data, heading=False),
     ]
     if data.workflows:
@@ -335,7 +334,7 @@ def _errors_html(errors: Sequence[ErrorTypeStats]) -> str:
         for e in errors[:_TOP_ERRORS]
     ]
     more = len(errors) - _TOP_ERRORS
-    note = f"<p class=\"meta\">{more} more error groups not shown.</p>" if more > 0 else ""
+    note = f'<p class="meta">{more} more error groups not shown.</p>' if more > 0 else ""
     return "<h2>Errors</h2>" + _table(head, rows, text_columns=4) + note
 
 
@@ -516,8 +515,10 @@ def _format_interval(interval: timedelta) -> str:
 
 
 def _workflow_label(w: WorkflowStats) -> str:
-    return w.workflow if not w.workflow_type or w.workflow_type == w.workflow else (
-        f"{w.workflow} ({w.workflow_type})"
+    return (
+        w.workflow
+        if not w.workflow_type or w.workflow_type == w.workflow
+        else (f"{w.workflow} ({w.workflow_type})")
     )
 
 

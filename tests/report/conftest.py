@@ -99,7 +99,9 @@ SmtpFactory = Callable[..., SmtpServer]
 
 @pytest.fixture
 def smtp_server(tls_files: TlsFiles) -> Iterator[SmtpFactory]:
-    """Start real SMTP servers: ``smtp_server(mode="plain"|"starttls"|"ssl", auth=None)``.
+    """Start real SMTP servers: ``smtp_server(mode="plain", auth=None, port=None)``.
+
+    ``mode`` is ``"plain"``, ``"starttls"`` or ``"ssl"``; ``port`` defaults to a free one.
 
     ``auth`` is a ``(username, password)`` pair the server requires.  Every server is
     stopped when the test ends.
@@ -111,7 +113,9 @@ def smtp_server(tls_files: TlsFiles) -> Iterator[SmtpFactory]:
         pytest.skip("aiosmtpd not installed (pip install aiosmtpd)")
     controllers: list[Any] = []
 
-    def start(mode: str = "plain", auth: tuple[str, str] | None = None) -> SmtpServer:
+    def start(
+        mode: str = "plain", auth: tuple[str, str] | None = None, port: int | None = None
+    ) -> SmtpServer:
         def authenticator(
             server: Any, session: Any, envelope: Any, mechanism: str, data: Any
         ) -> Any:
@@ -135,7 +139,7 @@ def smtp_server(tls_files: TlsFiles) -> Iterator[SmtpFactory]:
                           auth_require_tls=mode == "starttls")  # fmt: skip
         last_error: Exception | None = None
         for _ in range(5):  # the free port may be taken between probe and bind: try another
-            state = SmtpServer(port=_free_port())
+            state = SmtpServer(port=port or _free_port())
             controller = Controller(
                 _Handler(state), hostname="127.0.0.1", port=state.port, ready_timeout=30,
                 **kwargs,
