@@ -88,11 +88,16 @@ def _wrap(instrumented: Instrumented, original: Any, target: Callable[..., Any])
     if inspect.isasyncgenfunction(function):
         wrapper = instrumented.call_async_generator
     elif inspect.iscoroutinefunction(function):
-        wrapper = instrumented.call_async
+        plain = not (instrumented.is_workflow or instrumented.retries
+                     or instrumented.capture_input or instrumented.capture_output)  # fmt: skip
+        wrapper = instrumented.call_async_step if plain else instrumented.call_async
     elif inspect.isgeneratorfunction(function):
         wrapper = instrumented.call_generator
-    else:
+    elif (instrumented.is_workflow or instrumented.retries or instrumented.capture_input
+          or instrumented.capture_output):  # fmt: skip
         wrapper = instrumented.call_sync
+    else:
+        wrapper = instrumented.call_sync_step
     wrapped = wrapt.FunctionWrapper(original, wrapper)
     # Lets tools (and ow.uninstrument) see what was done to the function.
     wrapped._self_otel_workflow = instrumented

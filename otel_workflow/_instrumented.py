@@ -46,8 +46,6 @@ CANCELLATION_TYPES: tuple[type[BaseException], ...] = (
     KeyboardInterrupt,
 )
 
-_OK_STATUS_ATTRIBUTE = semconv.WORKFLOW_STATUS
-
 
 class Call:
     """The state of one call between :meth:`Instrumented.begin` and ``finish``."""
@@ -177,7 +175,8 @@ class Instrumented:
 
     def enter(self, call: Call) -> None:
         """Make the call's span (and execution) current; generators do this per resume."""
-        call.token = _attach(call.context)
+        if call.span is not None:
+            call.token = _attach(call.context)
         if call.scope is not None:
             call.scope_token = CURRENT_SCOPE.set(call.scope)
 
@@ -186,7 +185,9 @@ class Instrumented:
         if call.scope_token is not None:
             CURRENT_SCOPE.reset(call.scope_token)
             call.scope_token = None
-        _detach(call.token)
+        if call.token is not None:
+            _detach(call.token)
+            call.token = None
 
     def finish(self, call: Call, exc: BaseException | None, result: Any = None) -> None:
         """End the span and record metrics; never raises."""
@@ -201,7 +202,11 @@ class Instrumented:
                 status = semconv.STATUS_ERROR
             cells = call.cells
             if span is not None:
-                attrs: dict[str, Any] = {_OK_STATUS_ATTRIBUTE: status}
+                attrs: dict[str, Any] = {}
+                # Step spans leave workflow.status unset when ok (a span status of UNSET
+                # says the same) to spare an attribute write on the hot path.
+                if self.is_workflow or status != semconv.STATUS_OK:
+                    attrs[semconv.WORKFLOW_STATUS] = status
                 if not self.is_workflow:
                     attrs[semconv.STEP_CPU_TIME] = call.cpu
                 if status != semconv.STATUS_OK:
@@ -301,6 +306,121 @@ class Instrumented:
             self._leave_quietly(call)
             self.finish(call, None, result)
             return result
+
+    def _open_step(self, rt: Any) -> tuple[Any, Any, StatusCells] | None:
+        """Start a plain step's span: (span, token, cells), or None to run uninstrumented."""
+        span = token = None
+        try:
+            ctx = _get_current()
+            if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY):
+                return None
+            scope = CURRENT_SCOPE.get()
+            execution = scope.execution
+            if execution is None:
+                cells = self._step_cells.get("") or self._bind_step("")
+                index = 0
+            else:
+                cells = self._step_cells.get(execution.name) or self._bind_step(execution.name)
+                index = next(execution.step_counter)
+            tracer = rt.tracer
+            if tracer is not None:
+                attrs = {**scope.step_attributes, **self.attributes}
+                attrs[semconv.STEP_INDEX] = index
+                attrs[semconv.STEP_ATTEMPT] = 1
+                span = tracer.start_span(self.name, ctx, attributes=attrs)
+                token = _attach(_set_span_in_context(span, ctx))
+            return span, token, cells
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+            if token is not None:
+                _detach(token)
+            if span is not None:
+                span.end()
+            return None
+
+    @staticmethod
+    def _close_step(span: Any, token: Any, cells: StatusCells, duration: float,
+                    cpu: float) -> None:  # fmt: skip
+        try:
+            if span is not None:
+                _detach(token)
+                span.set_attribute(semconv.STEP_CPU_TIME, cpu)
+                span.end()
+            cells.ok.observe_with_cpu(duration, cpu, span)
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+
+    def call_sync_step(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        """:meth:`call_sync` inlined for the common case: a plain sync step.
+
+        Same behaviour, fewer calls and allocations: this is what ``make bench`` measures
+        against a hand-written span.
+        """
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        if rt.hooks:
+            return self.call_sync(wrapped, instance, args, kwargs)
+        opened = self._open_step(rt)
+        if opened is None:
+            return wrapped(*args, **kwargs)
+        span, token, cells = opened
+        start = _perf_counter()
+        c0 = _thread_time()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            cpu = _thread_time() - c0
+            self._step_failed(span, token, cells, _perf_counter() - start, cpu, exc)
+            raise
+        cpu = _thread_time() - c0
+        self._close_step(span, token, cells, _perf_counter() - start, cpu)
+        return result
+
+    def call_async_step(
+        self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Awaitable[Any]:  # fmt: skip
+        """:meth:`call_async` for the common case: a plain async step."""
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        if rt.hooks:
+            return self._run_async(wrapped, args, kwargs)
+        return self._run_async_step(wrapped, args, kwargs)
+
+    async def _run_async_step(
+        self, wrapped: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        opened = self._open_step(RUNTIME)
+        if opened is None:
+            return await wrapped(*args, **kwargs)
+        span, token, cells = opened
+        start = _perf_counter()
+        c0 = _thread_time()
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            cpu = _thread_time() - c0
+            self._step_failed(span, token, cells, _perf_counter() - start, cpu, exc)
+            raise
+        cpu = _thread_time() - c0
+        self._close_step(span, token, cells, _perf_counter() - start, cpu)
+        return result
+
+    def _step_failed(
+        self, span: Any, token: Any, cells: StatusCells, duration: float, cpu: float,
+        exc: BaseException,
+    ) -> None:  # fmt: skip
+        call = Call()
+        call.span, call.token, call.cells, call.cpu = span, token, cells, cpu
+        self._leave_quietly(call)
+        call.start = _perf_counter() - duration
+        self.finish(call, exc)
 
     def call_async(
         self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
