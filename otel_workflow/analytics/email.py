@@ -97,7 +97,8 @@ class SmtpSettings:
                 f"SmtpSettings.mode must be one of {', '.join(SMTP_MODES)}, got {self.mode!r}"
             )
         if self.port is not None and (
-            isinstance(self.port, bool) or not isinstance(self.port, int)
+            isinstance(self.port, bool)
+            or not isinstance(self.port, int)
             or not 0 < self.port < 65536
         ):
             raise ValueError(f"SmtpSettings.port must be an int in 1..65535, got {self.port!r}")
