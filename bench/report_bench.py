@@ -44,7 +44,8 @@ def _rows(
         workflow, wtype = WORKFLOWS[i % len(WORKFLOWS)]
         trace_id = f"{rng.getrandbits(128):032x}"
         start = end_ns - span_ns + rng.randrange(span_ns - 60_000_000_000)
-        moment, steps, failed = start, [], None
+        moment, failed = start, None
+        steps: list[tuple[object, ...]] = []
         for index, step in enumerate(STEPS):
             duration = rng.lognormvariate(-4.0 + index * 0.5, 0.7)
             error = rng.choice(ERRORS) if rng.random() < 0.01 else None
@@ -58,7 +59,7 @@ def _rows(
             moment += int(duration * 1e9)
             failed = failed or error
         status = "error" if failed else "ok"
-        execution = (
+        execution: tuple[object, ...] = (
             trace_id, f"{rng.getrandbits(64):016x}", None, f"e{i}", None, workflow, wtype, "1",
             status, failed[0] if failed else None, failed[1] if failed else None,
             f"user-{i % 500}", None, start, moment, (moment - start) / 1e9, None,
