@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 30_000
@@ -124,28 +125,28 @@ def read_version(conn: sqlite3.Connection) -> int:
     return int(version or 0)
 
 
-def _check_not_newer(path: Path, version: int) -> None:
-    if version > SCHEMA_VERSION:
+def _check_not_newer(path: Path, version: int, known: int) -> None:
+    if version > known:
         raise SchemaVersionError(
-            f"{path} has store schema version {version}, newer than the version {SCHEMA_VERSION} "
+            f"{path} has store schema version {version}, newer than the version {known} "
             "this otel-workflow understands; upgrade otel-workflow to use it "
             "(the store was not modified)"
         )
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+def _migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[str]) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         # Re-read inside the write lock: another process may have migrated meanwhile.
         version = read_version(conn)
-        _check_not_newer(path, version)
+        _check_not_newer(path, version, len(migrations))
         if version == 0:
             conn.execute(
                 "CREATE TABLE schema_version ("
                 "version INTEGER NOT NULL, applied_ns INTEGER NOT NULL)"
             )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            for statement in MIGRATIONS[target - 1].split(";"):
+        for target in range(version + 1, len(migrations) + 1):
+            for statement in migrations[target - 1].split(";"):
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(
@@ -158,12 +159,18 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-def open_store(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
+def open_store(
+    path: str | os.PathLike[str],
+    *,
+    create: bool = True,
+    migrations: Sequence[str] = MIGRATIONS,
+) -> sqlite3.Connection:
     """Open (and create or migrate) the store at ``path``; returns a connection in WAL mode.
 
     ``create=False`` refuses a missing file with FileNotFoundError instead of creating
     one (readers use it so a typo in a path does not leave an empty store behind).
     The connection is in autocommit mode: callers open their own transactions.
+    ``migrations`` is for tests of the mechanism; everything else uses the default.
     """
     store = Path(path)
     if not create and not store.exists():
@@ -181,7 +188,7 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.
         # Reading the version first touches the header: a non-database fails here,
         # before anything could be written to it.
         version = read_version(conn)
-        _check_not_newer(store, version)
+        _check_not_newer(store, version, len(migrations))
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"cannot switch {store} to WAL mode (journal mode is {mode})")
@@ -190,8 +197,8 @@ def open_store(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.
         # A larger page cache keeps the index pages hot while batches are inserted and
         # statistics scan the covering indexes (the default is only 2 MiB).
         conn.execute("PRAGMA cache_size = -65536")
-        if version < SCHEMA_VERSION:
-            _migrate(conn, store)
+        if version < len(migrations):
+            _migrate(conn, store, migrations)
     except sqlite3.OperationalError as exc:
         # Locked, read-only, disk full...: the file may be fine, so do not call it corrupt.
         conn.close()
