@@ -96,7 +96,7 @@ def test_corrupt_file_is_refused_and_untouched(tmp_path: Path) -> None:
 def test_missing_store_for_reading_is_not_created(tmp_path: Path) -> None:
     """Reading a store that does not exist fails and leaves no empty file behind."""
     path = tmp_path / "absent.db"
-    with pytest.raises(FileNotFoundError, match="absent.db"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.db"):
         AnalyticsEngine.from_store(path)
     assert not path.exists()
 

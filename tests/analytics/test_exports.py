@@ -1,0 +1,94 @@
+"""CSV and JSON exports: header and stable columns, versioned structure, streaming."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tracemalloc
+from pathlib import Path
+
+from otel_workflow.analytics import AnalyticsEngine
+from otel_workflow.analytics.exports import EXECUTION_COLUMNS, STEP_COLUMNS
+
+from .conftest import SpanFactory, Workload
+
+
+def test_csv_has_header_and_stable_columns(workload: Workload, tmp_path: Path) -> None:
+    """CSV starts with the documented header and has one row per execution."""
+    out = tmp_path / "executions.csv"
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        count = engine.export_csv(out)
+    with out.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == list(EXECUTION_COLUMNS)
+    assert count == len(rows) - 1 == sum(len(d) for d in workload.durations.values())
+    first = dict(zip(rows[0], rows[1], strict=True))
+    assert first["workflow"] in workload.durations and first["start"].endswith("+00:00")
+    assert json.loads(first["attributes"]) == {"code.function.name": f"run_{first['workflow']}"}
+
+
+def test_csv_of_steps_filtered_by_workflow(workload: Workload) -> None:
+    """A workflow filter exports only that workflow's step rows."""
+    buffer = io.StringIO()
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        count = engine.export_csv(buffer, kind="steps", workflow="refund")
+    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    assert list(rows[0]) == list(STEP_COLUMNS)
+    assert count == len(rows) == 3 * len(workload.durations["refund"])
+    assert {r["workflow"] for r in rows} == {"refund"}
+
+
+def test_json_document_structure(workload: Workload, tmp_path: Path) -> None:
+    """JSON export is the documented versioned document with typed rows."""
+    out = tmp_path / "steps.json"
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        count = engine.export_json(out, kind="steps", since="2026-01-01T00:30:00Z")
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "otel-workflow-export" and doc["version"] == 1
+    assert doc["kind"] == "steps" and doc["columns"] == list(STEP_COLUMNS)
+    assert doc["range"]["since"] == "2026-01-01T00:30:00+00:00" and doc["range"]["until"] is None
+    assert doc["row_count"] == count == len(doc["rows"]) > 0
+    row = doc["rows"][0]
+    assert isinstance(row["duration"], float) and isinstance(row["attributes"], dict)
+    assert row["start"] >= "2026-01-01T00:30:00"
+
+
+def test_empty_json_export_is_valid(workload: Workload) -> None:
+    """An export matching nothing is still a valid document with no rows."""
+    buffer = io.StringIO()
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        assert engine.export_json(buffer, workflow="nope") == 0
+    doc = json.loads(buffer.getvalue())
+    assert doc["rows"] == [] and doc["row_count"] == 0
+
+
+def test_stats_exports(workload: Workload) -> None:
+    """workflow_stats can be exported as CSV with the statistics' field names."""
+    buffer = io.StringIO()
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        assert engine.export_csv(buffer, kind="workflow_stats") == 3
+    header = buffer.getvalue().splitlines()[0].split(",")
+    assert header[:3] == ["workflow", "workflow_type", "count"] and "p99" in header
+
+
+def test_exports_are_streamed(tmp_path: Path) -> None:
+    """Exporting many rows holds only a small, bounded amount of memory."""
+    factory = SpanFactory()
+    for i in range(6000):
+        factory.execution("bulk", i * 0.01, 0.001, extra={"payload": "x" * 200})
+    path = factory.write(tmp_path / "s.db")
+    with AnalyticsEngine.from_store(path) as engine:
+        columns, rows = engine.iter_rows("executions")
+        assert not isinstance(rows, list)
+        for fmt in ("csv", "json"):
+            out = tmp_path / f"bulk.{fmt}"
+            tracemalloc.start()
+            try:
+                written = getattr(engine, f"export_{fmt}")(out)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            assert written == 6000
+            # The output is ~2.5 MB; holding it (or all rows) would exceed this bound.
+            assert peak < out.stat().st_size / 4, (fmt, peak, out.stat().st_size)
