@@ -1,0 +1,87 @@
+"""Step retries: each attempt its own span, sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import otel_workflow as ow
+from otel_workflow import semconv
+from otel_workflow.testing import TelemetryCapture
+
+
+def test_sync_retries_until_success(ow_telemetry: TelemetryCapture) -> None:
+    """A step failing twice with a retryable error succeeds on the third attempt."""
+    calls = []
+
+    @ow.step(name="flaky", retries=3, retry_on=(TimeoutError,))
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise TimeoutError("slow")
+        return "done"
+
+    assert flaky() == "done"
+    spans = sorted(ow_telemetry.step_spans("flaky"), key=lambda s: s.attributes[semconv.STEP_ATTEMPT])
+    assert [s.attributes[semconv.STEP_ATTEMPT] for s in spans] == [1, 2, 3]
+    assert [s.attributes.get(semconv.WORKFLOW_STATUS, "ok") for s in spans] == ["error", "error", "ok"]
+    assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **{semconv.LABEL_STEP: "flaky"}) == 3
+
+
+def test_retries_exhausted_raises_last_error(ow_telemetry: TelemetryCapture) -> None:
+    """After the last attempt the final exception reaches the caller."""
+    errors = [TimeoutError(str(i)) for i in range(3)]
+
+    @ow.step(name="always", retries=2, retry_on=TimeoutError)
+    def always() -> None:
+        raise errors.pop(0)
+
+    with pytest.raises(TimeoutError) as caught:
+        always()
+    assert str(caught.value) == "2"
+    assert len(ow_telemetry.step_spans("always")) == 3
+
+
+def test_non_retryable_error_is_not_retried(ow_telemetry: TelemetryCapture) -> None:
+    """An exception outside retry_on fails at once."""
+
+    @ow.step(name="strict", retries=5, retry_on=TimeoutError)
+    def strict() -> None:
+        raise ValueError("bad input")
+
+    with pytest.raises(ValueError):
+        strict()
+    assert len(ow_telemetry.step_spans("strict")) == 1
+
+
+def test_async_retries(ow_telemetry: TelemetryCapture) -> None:
+    """Async steps retry too, each attempt its own span."""
+    attempts = []
+
+    @ow.step(name="aflaky", retries=1, backoff=0)
+    async def aflaky() -> int:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("reset")
+        return 7
+
+    assert asyncio.run(aflaky()) == 7
+    assert len(ow_telemetry.step_spans("aflaky")) == 2
+
+
+def test_backoff_callable_gets_attempt_numbers(ow_telemetry: TelemetryCapture) -> None:
+    """A callable backoff is asked for the delay after each failed attempt."""
+    asked = []
+
+    def backoff(attempt: int) -> float:
+        asked.append(attempt)
+        return 0.0
+
+    @ow.step(name="counted", retries=2, backoff=backoff)
+    def counted() -> None:
+        raise OSError("down")
+
+    with pytest.raises(OSError):
+        counted()
+    assert asked == [1, 2]
