@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from otel_workflow.analytics.models import (
@@ -57,6 +58,9 @@ _NICE_INTERVALS = tuple(
 )
 _MAX_BUCKETS = 96
 _OPEN_RANGE_INTERVAL = timedelta(hours=1)  # trend buckets when the window has no start
+
+
+_Points = list[tuple[datetime, float | None]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,14 +174,10 @@ def build_charts(data: ReportData) -> list[Chart]:
     since, until = data.window.since, data.window.until
     xlim = (since, until) if since is not None and until is not None else None
     result = [
-        Chart("throughput", titles["throughput"], charts.time_series_chart(
-            _throughput_series(data.throughput), title=titles["throughput"],
-            ylabel="per minute", xlim=xlim, salt="throughput",
-        )),
-        Chart("error-rate", titles["error-rate"], charts.time_series_chart(
-            {"all": [(p.start, p.value) for p in data.error_rate]}, title=titles["error-rate"],
-            ylabel="%", percent=True, xlim=xlim, salt="error-rate",
-        )),
+        _trend(charts, "throughput", titles["throughput"], _throughput_series(data.throughput),
+               "per minute", xlim, percent=False),
+        _trend(charts, "error-rate", titles["error-rate"],
+               {"all": [(p.start, p.value) for p in data.error_rate]}, "%", xlim, percent=True),
     ]  # fmt: skip
     rows = [
         (_workflow_label(w), {"p50": w.p50, "p95": w.p95, "p99": w.p99, "max": w.max})
@@ -203,6 +203,19 @@ def build_charts(data: ReportData) -> list[Chart]:
     return result
 
 
+def _trend(
+    charts: ModuleType, key: str, title: str, series: dict[str, _Points], ylabel: str,
+    xlim: tuple[datetime, datetime] | None, *, percent: bool,
+) -> Chart:  # fmt: skip
+    if not any(value is not None for points in series.values() for _, value in points):
+        # e.g. Prometheus before two scrapes have happened: nothing to draw yet.
+        return Chart(key, title, None, "No data points in this range yet.")
+    svg = charts.time_series_chart(
+        series, title=title, ylabel=ylabel, percent=percent, xlim=xlim, salt=key
+    )
+    return Chart(key, title, svg)
+
+
 def _bars(
     key: str, title: str, rows: list[tuple[str, dict[str, float | None]]], xlabel: str
 ) -> Chart:
@@ -212,9 +225,6 @@ def _bars(
 
     svg = horizontal_bar_chart(rows, title=title, xlabel=xlabel, log=True, salt=key)
     return Chart(key, title, svg)
-
-
-_Points = list[tuple[datetime, float | None]]
 
 
 def _throughput_series(points: Sequence[TrendPoint]) -> dict[str, _Points]:

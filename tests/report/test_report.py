@@ -188,3 +188,18 @@ def test_bad_arguments_are_rejected(
     with AnalyticsEngine.from_store(store_path) as engine, pytest.raises(error, match=message):
         render_report(engine, tmp_path / "r.html", **kwargs)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_trend_without_points_says_so(store_path: Path) -> None:
+    """A trend whose buckets all lack a value is replaced by a note, not an empty chart."""
+    import dataclasses
+
+    from otel_workflow.analytics.report import build_charts
+
+    with AnalyticsEngine.from_store(store_path) as engine:
+        data = collect(engine, since="24h")
+    blank = [dataclasses.replace(p, value=None) for p in data.error_rate]
+    charts = {c.key: c for c in build_charts(dataclasses.replace(data, error_rate=blank))}
+    assert charts["error-rate"].svg is None
+    assert charts["error-rate"].note == "No data points in this range yet."
+    assert charts["throughput"].svg is not None
