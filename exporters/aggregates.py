@@ -194,9 +194,9 @@ def _merge_series(target: MetricFamily, source: MetricFamily) -> None:
             if not existing.counts:
                 existing.counts = [0] * len(series.counts)
                 existing.exemplars = [None] * len(series.counts)
-            existing.counts = [a + b for a, b in zip(existing.counts, series.counts)]
-            existing.exemplars = [_newer(a, b) for a, b in zip(existing.exemplars,
-                                                               series.exemplars)]  # fmt: skip
+            existing.counts = [a + b for a, b in zip(existing.counts, series.counts, strict=True)]
+            pairs = zip(existing.exemplars, series.exemplars, strict=True)
+            existing.exemplars = [_newer(a, b) for a, b in pairs]
 
 
 def _newer(a: ExemplarData | None, b: ExemplarData | None) -> ExemplarData | None:

@@ -85,6 +85,7 @@ def _wrap(instrumented: Instrumented, original: Any, target: Callable[..., Any])
     """Pick the call path once, from what the function is."""
     ensure_context_propagation()
     function = inspect.unwrap(target)
+    wrapper: Callable[..., Any]
     if inspect.isasyncgenfunction(function):
         wrapper = instrumented.call_async_generator
     elif inspect.iscoroutinefunction(function):
@@ -100,7 +101,7 @@ def _wrap(instrumented: Instrumented, original: Any, target: Callable[..., Any])
         wrapper = instrumented.call_sync_step
     wrapped = wrapt.FunctionWrapper(original, wrapper)
     # Lets tools (and ow.uninstrument) see what was done to the function.
-    wrapped._self_otel_workflow = instrumented
+    setattr(wrapped, "_self_otel_workflow", instrumented)  # noqa: B010 - wrapt proxy attr
     return wrapped
 
 

@@ -142,7 +142,7 @@ class Instrumented:
             new_scope = Scope(execution, scope.attributes)
             call.cells = self._workflow_cells
         else:
-            execution = scope.execution
+            execution = scope.execution  # type: ignore[assignment]  # a step may run outside
             workflow = execution.name if execution is not None else ""
             call.cells = self._step_cells.get(workflow) or self._bind_step(workflow)
             attrs = {**scope.step_attributes, **self.attributes}
@@ -267,8 +267,9 @@ class Instrumented:
         """Seconds to wait after failed ``attempt`` (1-based)."""
         backoff = self.backoff
         if callable(backoff):
-            return max(0.0, float(backoff(attempt)))
-        return float(backoff) * (2 ** (attempt - 1))
+            delay: float = max(0.0, float(backoff(attempt)))
+            return delay
+        return float(backoff) * 2.0 ** (attempt - 1)
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
         return attempt <= self.retries and isinstance(exc, self.retry_on)

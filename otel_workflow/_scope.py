@@ -132,6 +132,6 @@ def _apply_to_open_spans(
     current_span = trace.get_current_span()
     if current_span.is_recording():
         current_span.set_attributes(values)
-    if execution is not None and execution.span is not None and execution.span is not current_span:
-        if execution.span.is_recording():
-            execution.span.set_attributes(values)
+    root = execution.span if execution is not None else None
+    if root is not None and root is not current_span and root.is_recording():
+        root.set_attributes(values)

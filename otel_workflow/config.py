@@ -121,7 +121,8 @@ class WorkflowTelemetry:
         with _lock:
             if _current is self:
                 _current = None
-        if RUNTIME.explicit_provider is not None and RUNTIME.explicit_provider is self.tracer_provider:
+        explicit = RUNTIME.explicit_provider
+        if explicit is not None and explicit is self.tracer_provider:
             RUNTIME.use_tracer_provider(None)
         return _bounded(stop, timeout_millis, default=False)
 
@@ -310,7 +311,7 @@ def _build(
 
 def _otlp_processor(otlp: Any, endpoint: str | None) -> SpanProcessor:
     from otel_workflow.exporters.drops import CountingBatchSpanProcessor, CountingSpanExporter
-    from otel_workflow.exporters.sampling import ratio_from_environment, TraceRatioFilter
+    from otel_workflow.exporters.sampling import TraceRatioFilter, ratio_from_environment
 
     processor: SpanProcessor = CountingBatchSpanProcessor(
         CountingSpanExporter(otlp.span_exporter(endpoint), "exporter.otlp")

@@ -54,7 +54,7 @@ def _public_methods(cls: type, methods: Iterable[str] | None) -> list[str]:
     ]  # fmt: skip
 
 
-class InstrumentedProxy(wrapt.BaseObjectProxy):  # type: ignore[misc]
+class InstrumentedProxy(wrapt.BaseObjectProxy):  # type: ignore[misc,type-arg]
     """A transparent proxy whose public method calls are steps."""
 
     def __init__(

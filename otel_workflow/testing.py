@@ -7,7 +7,8 @@ Installed as a pytest plugin, so the fixtures are available in any test suite::
             checkout(order)
         (step,) = ow_telemetry.step_spans("charge")
         assert step.attributes["workflow.status"] == "error"
-        assert ow_telemetry.counter("workflow.step.errors", **{"error.type": "shop.PaymentDeclined"}) == 1
+        errors = {"error.type": "shop.PaymentDeclined"}
+        assert ow_telemetry.counter("workflow.step.errors", **errors) == 1
 
 The fixture uses its own in-memory tracer provider (never the set-once global one) and
 starts every test with all otel-workflow metrics at zero.
@@ -100,7 +101,7 @@ class TelemetryCapture:
 
     def counter(self, name: str, **labels: str) -> float:
         """Sum of a counter or gauge over series matching ``labels`` (attribute keys)."""
-        return sum(s.value for s in self._matching(name, labels))
+        return float(sum(s.value for s in self._matching(name, labels)))
 
     def histogram_count(self, name: str, **labels: str) -> int:
         """Observations in a histogram over series matching ``labels``."""

@@ -15,8 +15,7 @@ from otel_workflow.testing import TelemetryCapture
 
 @ow.step(name="numbers")
 def numbers(n: int) -> Iterator[int]:
-    for i in range(n):
-        yield i
+    yield from range(n)
 
 
 @ow.step(name="anumbers")

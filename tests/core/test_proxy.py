@@ -29,7 +29,8 @@ def test_proxy_makes_public_methods_steps(ow_telemetry: TelemetryCapture) -> Non
     pipeline = ow.instrument(Pipeline())
     assert pipeline.load(pipeline.extract()) == 2
     assert pipeline._private() == "hidden"
-    assert sorted(s.name for s in ow_telemetry.step_spans()) == ["Pipeline.extract", "Pipeline.load"]
+    names = sorted(s.name for s in ow_telemetry.step_spans())
+    assert names == ["Pipeline.extract", "Pipeline.load"]
 
 
 def test_proxy_is_transparent() -> None:

@@ -23,10 +23,13 @@ def test_sync_retries_until_success(ow_telemetry: TelemetryCapture) -> None:
         return "done"
 
     assert flaky() == "done"
-    spans = sorted(ow_telemetry.step_spans("flaky"), key=lambda s: s.attributes[semconv.STEP_ATTEMPT])
+    spans = ow_telemetry.step_spans("flaky")
+    spans.sort(key=lambda s: s.attributes[semconv.STEP_ATTEMPT])
     assert [s.attributes[semconv.STEP_ATTEMPT] for s in spans] == [1, 2, 3]
-    assert [s.attributes.get(semconv.WORKFLOW_STATUS, "ok") for s in spans] == ["error", "error", "ok"]
-    assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **{semconv.LABEL_STEP: "flaky"}) == 3
+    statuses = [s.attributes.get(semconv.WORKFLOW_STATUS, "ok") for s in spans]
+    assert statuses == ["error", "error", "ok"]
+    step_label = {semconv.LABEL_STEP: "flaky"}
+    assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **step_label) == 3
 
 
 def test_retries_exhausted_raises_last_error(ow_telemetry: TelemetryCapture) -> None:

@@ -81,8 +81,9 @@ def test_nested_workflow_is_a_child_execution(ow_telemetry: TelemetryCapture) ->
         inner()
 
     outer()
-    (outer_span,) = ow_telemetry.workflow_spans("test_nested_workflow_is_a_child_execution.<locals>.outer")
-    (inner_span,) = ow_telemetry.workflow_spans("test_nested_workflow_is_a_child_execution.<locals>.inner")
+    prefix = "test_nested_workflow_is_a_child_execution.<locals>."
+    (outer_span,) = ow_telemetry.workflow_spans(prefix + "outer")
+    (inner_span,) = ow_telemetry.workflow_spans(prefix + "inner")
     assert inner_span.parent.span_id == outer_span.context.span_id
     assert (inner_span.attributes[semconv.WORKFLOW_PARENT_EXECUTION_ID]
             == outer_span.attributes[semconv.WORKFLOW_EXECUTION_ID])  # fmt: skip
