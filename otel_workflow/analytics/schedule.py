@@ -35,10 +35,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from otel_workflow._guard import report_internal_error
 from otel_workflow.analytics.timerange import parse_duration as _parse_duration
+
+if TYPE_CHECKING:
+    from otel_workflow.analytics.email import SmtpSettings
+    from otel_workflow.analytics.engine import AnalyticsEngine
 
 try:  # POSIX; elsewhere a state file is used by one process at a time
     import fcntl
@@ -185,7 +189,8 @@ class ReportScheduler:
 
     Use :func:`schedule_report` to email reports; this class takes any job, which is handy
     for custom deliveries.  Call :meth:`start` for a background thread, or drive it with
-    :meth:`run_pending`.
+    :meth:`run_pending`.  ``on_stop`` is called once by :meth:`stop` (to release what the
+    job holds, such as an engine's connection).
     """
 
     def __init__(
@@ -200,6 +205,7 @@ class ReportScheduler:
         max_attempts: int = 5,
         backoff: str | timedelta = "1m",
         max_backoff: str | timedelta = "1h",
+        on_stop: Callable[[], object] | None = None,
     ) -> None:
         if not callable(job):
             raise TypeError("job must be callable")
@@ -218,6 +224,7 @@ class ReportScheduler:
         self._thread: threading.Thread | None = None
         self._attempts = 0
         self._retry_at: datetime | None = None
+        self._on_stop = on_stop
         now = self._now()
         self._every = parse_duration(every, "every") if every is not None else None
         self._cron = CronSchedule(cron, tz) if cron is not None else None
@@ -286,11 +293,14 @@ class ReportScheduler:
         return self
 
     def stop(self, timeout: float | None = 10.0) -> None:
-        """Stop the background thread (if any) and wait up to ``timeout`` seconds for it."""
+        """Stop the background thread (if any), wait up to ``timeout`` s for it, run ``on_stop``."""
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        on_stop, self._on_stop = self._on_stop, None
+        if on_stop is not None:
+            on_stop()
 
     def __enter__(self) -> ReportScheduler:
         return self
@@ -416,11 +426,11 @@ class ReportScheduler:
 def schedule_report(
     *,
     to: Sequence[str],
-    smtp: Any,
+    smtp: SmtpSettings,
     every: str | timedelta | None = None,
     cron: str | None = None,
     store: str | os.PathLike[str] | None = None,
-    engine: Any = None,
+    engine: AnalyticsEngine | None = None,
     state_path: str | os.PathLike[str] | None = None,
     since: str | timedelta | None = None,
     format: str = "html",
@@ -439,20 +449,23 @@ def schedule_report(
     :class:`~otel_workflow.analytics.email.SmtpSettings`.  Returns the running scheduler
     (``start=False`` leaves it to :meth:`ReportScheduler.run_pending`).
     """
-    from otel_workflow.analytics.email import SmtpSettings, email_report
+    from otel_workflow.analytics.email import SmtpSettings as _Settings
+    from otel_workflow.analytics.email import email_report
 
-    if not isinstance(smtp, SmtpSettings):
+    if not isinstance(smtp, _Settings):
         raise TypeError(f"smtp must be SmtpSettings, got {type(smtp).__name__}")
     if (engine is None) == (store is None):
         raise ValueError("give exactly one of store= or engine=")
     recipients = [to] if isinstance(to, str) else list(to)
+    owned_engine = engine is None
     window = parse_duration(since, "since") if since is not None else None
     # The first slot of a schedule has no previous one: cover one interval, or a day for cron.
     fallback_window = parse_duration(every, "every") if every is not None else timedelta(days=1)
     if engine is None:
-        from otel_workflow.analytics import AnalyticsEngine  # type: ignore[attr-defined]
+        from otel_workflow.analytics import AnalyticsEngine
 
-        engine = AnalyticsEngine.from_store(os.fspath(store))  # type: ignore[arg-type]
+        assert store is not None
+        engine = AnalyticsEngine.from_store(os.fspath(store))
     holder: list[ReportScheduler] = []
 
     def job(slot: datetime) -> None:
@@ -466,9 +479,15 @@ def schedule_report(
             subject=subject,
         )  # fmt: skip
 
-    scheduler = ReportScheduler(
-        job, every=every, cron=cron, tz=tz, state_path=state_path, clock=clock,
-        max_attempts=max_attempts, backoff=backoff, max_backoff=max_backoff,
-    )  # fmt: skip
+    try:
+        scheduler = ReportScheduler(
+            job, every=every, cron=cron, tz=tz, state_path=state_path, clock=clock,
+            max_attempts=max_attempts, backoff=backoff, max_backoff=max_backoff,
+            on_stop=engine.close if owned_engine else None,
+        )  # fmt: skip
+    except BaseException:
+        if owned_engine:
+            engine.close()
+        raise
     holder.append(scheduler)
     return scheduler.start() if start else scheduler

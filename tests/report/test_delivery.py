@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -114,3 +115,27 @@ def test_schedule_report_validates_arguments(store_path: Path) -> None:
         schedule_report(every="1d", to=["a@example.com"], smtp={"host": "x"}, store=store_path)
     with pytest.raises(ValueError, match="exactly one of store= or engine="):
         schedule_report(every="1d", to=["a@example.com"], smtp=SmtpSettings())
+
+
+def test_running_schedule_emails_from_its_thread(
+    store_path: Path, smtp_server: SmtpFactory
+) -> None:
+    """A started schedule sends a due report from its background thread; stop() ends it."""
+    server = smtp_server("plain")
+    start = datetime.now(timezone.utc)
+    now = [start]
+    sched = schedule_report(
+        every="1d", to=["owner@example.com"], smtp=SmtpSettings(port=server.port),
+        store=store_path, clock=lambda: now[0], start=False,
+    )  # fmt: skip
+    now[0] = start + timedelta(days=1, seconds=1)  # the first slot is due
+    sched.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not server.messages:
+            assert time.monotonic() < deadline, "no report was emailed"
+            time.sleep(0.05)  # poll interval of a deadline-bounded wait
+    finally:
+        sched.stop()
+    assert len(server.messages) == 1
+    assert server.messages[0].message["Subject"].startswith("Workflow report ")
