@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+import yaml  # type: ignore[import-untyped]  # types-PyYAML is not a dev dependency
 
 from otel_workflow import semconv as sc
 from otel_workflow.dashboards.panels import all_queries
