@@ -50,6 +50,7 @@ REPORT_FORMATS = ("html", "markdown")
 
 _MAX_TREND_SERIES = 8  # beyond this many workflows the trend shows the total only
 _SLOWEST_STEPS = 10
+_MAX_DURATION_ROWS = 15
 _TOP_ERRORS = 15
 # Trend bucket sizes to choose from, so a window gets at most _MAX_BUCKETS points.
 _NICE_INTERVALS = tuple(
@@ -179,10 +180,14 @@ def build_charts(data: ReportData) -> list[Chart]:
         _trend(charts, "error-rate", titles["error-rate"],
                {"all": [(p.start, p.value) for p in data.error_rate]}, "%", xlim, percent=True),
     ]  # fmt: skip
+    timed = [w for w in data.workflows if w.p50 is not None]
+    if len(timed) > _MAX_DURATION_ROWS:
+        # A bar group per workflow stops being readable; the table still lists them all.
+        timed = sorted(timed, key=lambda w: -(w.p95 or 0.0))[:_MAX_DURATION_ROWS]
+        titles["durations"] += f" ({_MAX_DURATION_ROWS} slowest by p95)"
     rows = [
         (_workflow_label(w), {"p50": w.p50, "p95": w.p95, "p99": w.p99, "max": w.max})
-        for w in data.workflows
-        if w.p50 is not None
+        for w in timed
     ]
     result.append(_bars("durations", titles["durations"], rows, "seconds (log scale)"))
     step_rows = [

@@ -118,3 +118,23 @@ def _finish(span: trace.Span, error: BaseException | None, end: datetime) -> Non
         span.record_exception(error)
         span.set_status(Status(StatusCode.ERROR, str(error)))
     span.end(end_time=_ns(end))
+
+
+def fill_many_workflows(path: Path, count: int, *, now: datetime | None = None) -> list[str]:
+    """Write one quick execution for each of ``count`` distinct workflows; returns the names."""
+    from otel_workflow.exporters.store import SQLiteSpanExporter
+
+    exporter = SQLiteSpanExporter(path)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("tests.report")
+    rng = random.Random(3)
+    start = (now or datetime.now(timezone.utc)) - timedelta(hours=1)
+    names = [f"wf-{i:02d}" for i in range(count)]
+    try:
+        for i, name in enumerate(names):
+            kind = _Kind(name, "bulk", ("only",), (ValueError,))
+            _execution(tracer, kind, i, start + timedelta(seconds=i), rng)
+    finally:
+        provider.shutdown()
+    return names

@@ -203,3 +203,19 @@ def test_trend_without_points_says_so(store_path: Path) -> None:
     assert charts["error-rate"].svg is None
     assert charts["error-rate"].note == "No data points in this range yet."
     assert charts["throughput"].svg is not None
+
+
+def test_many_workflows_keep_charts_readable(tmp_path: Path) -> None:
+    """With many workflows the duration chart shows the 15 slowest; the table lists them all."""
+    from tests.report.spans import fill_many_workflows
+
+    store = tmp_path / "many.db"
+    names = fill_many_workflows(store, 20)
+    with AnalyticsEngine.from_store(store) as engine:
+        data = collect(engine, since="24h")
+        text = render_report(engine, tmp_path / "many.html").read_text(encoding="utf-8")
+    assert "Duration percentiles per workflow (15 slowest by p95)" in text
+    for name in names:
+        assert f'<td class="text">{name}</td>' in text
+    # More than 8 workflows: the throughput trend is the total only.
+    assert {p.workflow for p in data.throughput} == {None}
