@@ -164,8 +164,10 @@ class PrometheusBackend:
     def _bounds(window: TimeWindow) -> tuple[datetime, datetime, str]:
         end = window.until or datetime.now(timezone.utc)
         start = window.since or (end - DEFAULT_RANGE)
-        seconds = max(1, math.ceil((end - start).total_seconds()))
-        return start, end, f"{seconds}s"
+        # Millisecond precision (Prometheus' own): a range starting exactly on a sample
+        # includes it, so increase() needs no extrapolation at that end.
+        millis = max(1, round((end - start).total_seconds() * 1000))
+        return start, end, f"{millis}ms"
 
     def _by(
         self, query: str, at: datetime, labels: Sequence[str]

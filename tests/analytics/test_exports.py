@@ -80,7 +80,7 @@ def test_exports_are_streamed(tmp_path: Path) -> None:
     path = factory.write(tmp_path / "s.db")
     with AnalyticsEngine.from_store(path) as engine:
         columns, rows = engine.iter_rows("executions")
-        assert not isinstance(rows, list)
+        assert columns == list(EXECUTION_COLUMNS) and not isinstance(rows, list)
         for fmt in ("csv", "json"):
             out = tmp_path / f"bulk.{fmt}"
             tracemalloc.start()

@@ -1,0 +1,36 @@
+"""The demo workload, instrumented with /metrics and the store, run in two phases.
+
+Run as ``python -m tests.analytics._agreement_workload STORE EXECUTIONS``.  Protocol on
+stdout/stdin: ``METRICS_PORT <port>``; a warm-up run (so every series exists before the
+measured range), then ``WARM <unix time>``; wait for a ``go`` line; the measured run,
+then ``DONE <unix time>``; keep serving /metrics until stdin closes.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def main() -> int:
+    import otel_workflow as ow
+    from otel_workflow.demo.workload import run_workload
+
+    store, executions = sys.argv[1], int(sys.argv[2])
+    handle = ow.configure(service_name="agreement-test", metrics_port=0, store=store)
+    print(f"METRICS_PORT {handle.metrics_port}", flush=True)
+    run_workload(executions=executions, concurrency=4, seed=11)
+    handle.force_flush()
+    print(f"WARM {time.time():.3f}", flush=True)
+    if sys.stdin.readline().strip() != "go":
+        return 1
+    run_workload(executions=executions, concurrency=4, seed=11)
+    handle.force_flush()
+    print(f"DONE {time.time():.3f}", flush=True)
+    sys.stdin.read()
+    handle.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
