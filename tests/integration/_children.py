@@ -131,11 +131,13 @@ def exporter_down(args: dict[str, Any]) -> dict[str, Any]:
             break
         time.sleep(0.2)  # poll interval of a deadline-bounded wait
     executions = _sample(text, semconv.PROM_WORKFLOW_EXECUTIONS, workflow_name="increment")
+    started = time.monotonic()
     returned = handle.shutdown(int(args["shutdown_timeout_ms"]))
+    shutdown_seconds = time.monotonic() - started
     return {
         "wrong_results": wrong, "rss_before": rss_before, "rss_after": rss_after,
         "queues": queues, "dropped": dropped, "executions": executions,
-        "shutdown_result": returned,
+        "shutdown_result": returned, "shutdown_seconds": shutdown_seconds,
     }  # fmt: skip
 
 
@@ -170,7 +172,7 @@ def attach_existing(args: dict[str, Any]) -> dict[str, Any]:
         "second_metrics_port": again.metrics_port,
         "span_names": sorted(s.name for s in spans),
         "span_kinds": sorted(str((s.attributes or {}).get(semconv.WORKFLOW_SPAN_KIND))
-                             for s in spans),  # fmt: skip
+                             for s in spans),
         "service_names": sorted({str(s.resource.attributes.get("service.name")) for s in spans}),
     }
     handle.shutdown(5000)
