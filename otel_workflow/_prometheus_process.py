@@ -39,6 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,16 @@ __all__ = [
 _HOST = "127.0.0.1"
 # OpenMetrics first, so the server keeps exemplars; classic text as a fallback.
 _SCRAPE_PROTOCOLS = ("OpenMetricsText1.0.0", "OpenMetricsText0.0.1", "PrometheusText0.0.4")
+
+
+def _rfc3339_seconds(text: str) -> float:
+    """Unix seconds of a Prometheus RFC 3339 timestamp (nanoseconds cut to microseconds)."""
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", text)
+    if match is None:
+        return 0.0
+    zone = "+00:00" if match.group(3) == "Z" else match.group(3)
+    fraction = (match.group(2) or "0")[:6].ljust(6, "0")
+    return datetime.fromisoformat(f"{match.group(1)}.{fraction}{zone}").timestamp()
 
 
 class PrometheusError(RuntimeError):
@@ -256,19 +267,23 @@ class PrometheusProcess:
         return list(data.get("activeTargets", []))
 
     def wait_for_scrape(self, timeout: float = 60.0, scrapes: int = 1) -> None:
-        """Block until every target has been scraped successfully ``scrapes`` times."""
+        """Block until every target has been scraped successfully ``scrapes`` more times.
+
+        Counts only scrapes that started after the call, so whatever the targets exposed
+        before it is in Prometheus once this returns.
+        """
         deadline = time.monotonic() + timeout
-        baseline: dict[str, str] = {}
-        seen: dict[str, int] = {}
+        started = time.time()  # Prometheus stamps scrapes with this machine's wall clock
+        counted: dict[str, set[str]] = {}
         while True:
             targets = self.targets()
             for target in targets:
                 key = str(target.get("scrapeUrl"))
                 last = str(target.get("lastScrape", ""))
-                healthy = target.get("health") == "up"
-                if healthy and last != baseline.get(key):
-                    baseline[key] = last
-                    seen[key] = seen.get(key, 0) + 1
+                fresh = _rfc3339_seconds(last) >= started
+                if fresh and target.get("health") == "up":
+                    counted.setdefault(key, set()).add(last)
+            seen = {key: len(values) for key, values in counted.items()}
             if targets and all(seen.get(str(t.get("scrapeUrl")), 0) >= scrapes for t in targets):
                 return
             if time.monotonic() > deadline:

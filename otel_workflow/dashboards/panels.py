@@ -13,6 +13,7 @@ are the ones that link to traces.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -20,6 +21,7 @@ from otel_workflow import semconv as sc
 
 __all__ = [
     "DASHBOARDS",
+    "GRAFANA_BUILTINS",
     "VAR_CATEGORY",
     "VAR_DATASOURCE",
     "VAR_STEP",
@@ -30,6 +32,7 @@ __all__ = [
     "Query",
     "RowSpec",
     "all_queries",
+    "substitute",
 ]
 
 VAR_DATASOURCE = "datasource"
@@ -500,3 +503,38 @@ def all_queries() -> list[tuple[DashboardSpec, PanelSpec, Query]]:
         for panel in row.panels
         for query in panel.queries
     ]
+
+
+GRAFANA_BUILTINS: Mapping[str, str] = {
+    "$__rate_interval": "1m",
+    "$__range": "15m",
+    "$__interval": "5s",
+}
+"""Values for Grafana's built-in variables when a query runs outside Grafana."""
+
+_ALL_VALUES = (VAR_WORKFLOW, VAR_STEP, VAR_CATEGORY)
+
+
+def substitute(
+    expr: str,
+    values: Mapping[str, str] | None = None,
+    builtins: Mapping[str, str] = GRAFANA_BUILTINS,
+) -> str:
+    """``expr`` with dashboard variables replaced, as Grafana would before querying.
+
+    ``values`` maps variable names to regex values; variables not in it get ``.*``
+    (Grafana's "All" with the dashboards' ``allValue``).  Raises ValueError if a ``$``
+    variable is left.
+
+    >>> substitute('rate(x{workflow_name=~"$workflow"}[$__rate_interval])')
+    'rate(x{workflow_name=~".*"}[1m])'
+    """
+    chosen = dict.fromkeys(_ALL_VALUES, ".*")
+    chosen.update(values or {})
+    for name, value in builtins.items():
+        expr = expr.replace(name, value)
+    for name, value in chosen.items():
+        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
+    if "$" in expr:
+        raise ValueError(f"unsubstituted variable left in {expr!r}")
+    return expr

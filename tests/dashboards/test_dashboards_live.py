@@ -17,14 +17,13 @@ from typing import Any
 
 import pytest
 
+from otel_workflow.dashboards.panels import substitute
 from tests.dashboards._paths import DASHBOARD_DIR, REPO, RULES_DIR
 from tests.support.prometheus import PrometheusProcess, PrometheusStarter, prometheus_factory
 from tests.support.workload import read_metrics_port, start_workload
 
 pytestmark = pytest.mark.integration
 
-# What Grafana would put in for its built-in variables, sized for a short-lived test server.
-_BUILTINS = {"$__rate_interval": "1m", "$__range": "5m", "$__interval": "5s"}
 # One concrete value per dashboard variable, all produced by the workload.
 _CONCRETE = {"workflow": "checkout", "step": "charge", "category": "timeout"}
 
@@ -43,12 +42,7 @@ _ALL_TARGETS = _targets()
 
 
 def _substitute(expr: str, values: dict[str, str]) -> str:
-    for name, value in _BUILTINS.items():
-        expr = expr.replace(name, value)
-    for name, value in values.items():
-        expr = expr.replace(f"${{{name}}}", value).replace(f"${name}", value)
-    assert "$" not in expr, f"unsubstituted variable in {expr!r}"
-    return expr
+    return substitute(expr, values)
 
 
 def _has_value(result: list[dict[str, Any]]) -> bool:
