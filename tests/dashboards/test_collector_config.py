@@ -20,8 +20,8 @@ import pytest
 import yaml  # type: ignore[import-untyped]  # types-PyYAML is not a dev dependency
 
 from otel_workflow import semconv as sc
-from tests.dashboards._otlp import OtlpReceiver
 from tests.dashboards._paths import COLLECTOR_DIR, DASHBOARD_DIR, REPO
+from tests.support.otlp_receiver import OTLPReceiver
 from tests.support.workload import read_metrics_port
 
 _SECTIONS = {"receivers", "processors", "exporters", "connectors"}
@@ -179,7 +179,7 @@ def test_sdk_otlp_output_has_what_the_collector_relies_on() -> None:
 
     if not hasattr(otel_workflow, "configure"):
         pytest.skip("otel_workflow.configure (the core SDK) is not available yet")
-    with OtlpReceiver() as receiver:
+    with OTLPReceiver() as receiver:
         env = dict(os.environ)
         env.update(
             OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint,
@@ -206,15 +206,12 @@ def test_sdk_otlp_output_has_what_the_collector_relies_on() -> None:
         spans = receiver.spans()
         metrics = receiver.metrics()
 
-    def attrs(span: Any) -> dict[str, str]:
-        return {kv.key: kv.value.string_value for kv in span.attributes}
-
-    workflow_spans = [s for s in spans if attrs(s).get(sc.WORKFLOW_SPAN_KIND) == "workflow"]
+    workflow_spans = [s for s in spans if s.attributes.get(sc.WORKFLOW_SPAN_KIND) == "workflow"]
     assert workflow_spans, "no workflow spans received over OTLP"
-    failed = [s for s in workflow_spans if attrs(s).get(sc.WORKFLOW_STATUS) == sc.STATUS_ERROR]
+    failed = [s for s in workflow_spans if s.attributes.get(sc.WORKFLOW_STATUS) == sc.STATUS_ERROR]
     assert failed, "no failed workflow span (keep-errors / keep-failed policies need one)"
     # status_code policy: STATUS_CODE_ERROR is 2 in the OTLP protobuf.
-    assert all(s.status.code == 2 for s in failed)
+    assert all(s.proto.status.code == 2 for s in failed)
 
     by_name = {m.name: m for m in metrics}
     assert sc.METRIC_WORKFLOW_DURATION in by_name, sorted(by_name)
