@@ -18,6 +18,7 @@ from typing import Any
 
 import otel_workflow as ow
 from otel_workflow import semconv
+from tests.integration._exposition import sample_sum
 
 RESULT_PREFIX = "RESULT "
 
@@ -81,18 +82,6 @@ def _scrape(port: int, accept: str | None = None) -> str:
         return str(response.read().decode("utf-8"))
 
 
-def _sample(text: str, name: str, **labels: str) -> float:
-    """Sum of the samples called ``name`` whose labels include ``labels`` (0 when none)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    total = 0.0
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                total += sample.value
-    return total
-
-
 # --- scenarios ------------------------------------------------------------------------------
 def otlp_workload(args: dict[str, Any]) -> dict[str, Any]:
     """OTLP endpoint from the environment: run checkouts and an async workflow, shut down."""
@@ -126,11 +115,13 @@ def exporter_down(args: dict[str, Any]) -> dict[str, Any]:
     deadline = time.monotonic() + 60
     while True:
         text = _scrape(port)
-        dropped = _sample(text, semconv.PROM_SELF_SPANS_DROPPED)
+        dropped = sample_sum(text, semconv.PROM_SELF_SPANS_DROPPED)
         if dropped > 0 or time.monotonic() > deadline:
             break
         time.sleep(0.2)  # poll interval of a deadline-bounded wait
-    executions = _sample(text, semconv.PROM_WORKFLOW_EXECUTIONS, workflow_name="increment")
+    executions = sample_sum(
+        text, semconv.PROM_WORKFLOW_EXECUTIONS, **{semconv.PROM_LABEL_WORKFLOW: "increment"}
+    )
     started = time.monotonic()
     returned = handle.shutdown(int(args["shutdown_timeout_ms"]))
     shutdown_seconds = time.monotonic() - started
@@ -171,8 +162,9 @@ def attach_existing(args: dict[str, Any]) -> dict[str, Any]:
         "second_is_same_handle": again is handle,
         "second_metrics_port": again.metrics_port,
         "span_names": sorted(s.name for s in spans),
-        "span_kinds": sorted(str((s.attributes or {}).get(semconv.WORKFLOW_SPAN_KIND))
-                             for s in spans),
+        "span_kinds": sorted(
+            str((s.attributes or {}).get(semconv.WORKFLOW_SPAN_KIND)) for s in spans
+        ),
         "service_names": sorted({str(s.resource.attributes.get("service.name")) for s in spans}),
     }
     handle.shutdown(5000)
@@ -193,8 +185,8 @@ def disabled(args: dict[str, Any]) -> dict[str, Any]:
     out = {
         "results": results, "inventory": inventory, "active": RUNTIME.active,
         "spans": len(exporter.get_finished_spans()),
-        "executions": _sample(text, semconv.PROM_WORKFLOW_EXECUTIONS),
-        "step_executions": _sample(text, semconv.PROM_STEP_EXECUTIONS),
+        "executions": sample_sum(text, semconv.PROM_WORKFLOW_EXECUTIONS),
+        "step_executions": sample_sum(text, semconv.PROM_STEP_EXECUTIONS),
     }  # fmt: skip
     handle.shutdown(5000)
     return out

@@ -174,7 +174,7 @@ def test_enabled_by_default_records(run_child: RunChild) -> None:
 def test_ratio_zero_still_feeds_store_and_processors(
     run_child: RunChild, otlp_receiver: OTLPReceiver, tmp_path: Path
 ) -> None:
-    """traceidratio with arg 0: every span reaches the store and in-process processors, none OTLP."""
+    """traceidratio 0: every span reaches the store and in-process processors, none goes OTLP."""
     store = tmp_path / "store.db"
     result = run_child("sampler_zero", store=str(store), env={
         "OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0",

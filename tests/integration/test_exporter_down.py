@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest import RunChild
-
 pytestmark = pytest.mark.integration
 
 WARMUP = 2_000

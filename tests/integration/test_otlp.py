@@ -132,6 +132,7 @@ def _points(receiver: OTLPReceiver, name: str) -> list[Any]:
     metric = receiver.latest_metric(name)
     assert metric is not None, f"metric {name} never arrived"
     kind = metric.WhichOneof("data")
+    assert kind is not None
     return list(getattr(metric, kind).data_points)
 
 
@@ -163,8 +164,10 @@ def test_exemplars_point_at_received_traces(
 ) -> None:
     """Histogram exemplars carry trace and span ids of spans the receiver got."""
     otlp_receiver.wait_until(
-        lambda r: r.latest_metric(semconv.METRIC_STEP_DURATION) is not None
-        and len(r.spans()) >= 18, 30
+        lambda r: (
+            r.latest_metric(semconv.METRIC_STEP_DURATION) is not None and len(r.spans()) >= 18
+        ),
+        30,
     )
     span_ids = {(s.trace_id, s.span_id) for s in otlp_receiver.spans()}
     exemplars = [
