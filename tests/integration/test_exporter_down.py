@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.integration._subprocess import run_child
+
 pytestmark = pytest.mark.integration
 
 WARMUP = 2_000
@@ -28,8 +30,6 @@ def _closed_port() -> int:
 @pytest.fixture(scope="module")
 def down() -> dict[str, Any]:
     """The exporter_down scenario against a closed OTLP port (run once for the module)."""
-    from tests.integration._subprocess import run_child
-
     port = _closed_port()
     return run_child(
         "exporter_down",
