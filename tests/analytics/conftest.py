@@ -137,7 +137,7 @@ def build_workload(path: Path, seed: int = 7, executions: int = 400) -> Workload
     for i in range(executions):
         workflow, wtype = kinds[i % 3]
         start_s = i * 3600.0 / executions
-        step_list = []
+        step_list: list[dict[str, Any]] = []
         for name in ("validate", "charge", "notify"):
             d = rng.lognormvariate(-4, 1)
             failed = name == "charge" and rng.random() < 0.1

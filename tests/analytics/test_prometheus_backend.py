@@ -204,8 +204,8 @@ def test_step_stats_and_errors_agree(
         for e in store.errors_by_type(since=since, until=until)
     }
     assert set(p_errors) == set(s_errors) and s_errors
-    for key, count in s_errors.items():
-        assert _close(p_errors[key], count), (key, p_errors[key], count)
+    for error_key, count in s_errors.items():
+        assert _close(p_errors[error_key], count), (error_key, p_errors[error_key], count)
 
 
 @pytest.mark.integration

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +152,7 @@ def test_trends_bucket_counts_and_values(factory: SpanFactory, tmp_path: Path) -
         factory.execution("order", (i // 2) * 60 + i % 2, 1.0 + i, status=status)
     path = factory.write(tmp_path / "s.db")
     with AnalyticsEngine.from_store(path) as engine:
-        window = {"since": BASE, "until": BASE + timedelta(minutes=4)}
+        window: dict[str, Any] = {"since": BASE, "until": BASE + timedelta(minutes=4)}
         counts = engine.trends("count", "1m", **window)
         rates = engine.trends("error_rate", "1m", **window)
         p50 = engine.trends("p50", "1m", **window)
