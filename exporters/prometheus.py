@@ -126,8 +126,8 @@ def _registry_for(multiprocess_dir: str | None) -> CollectorRegistry:
 def metrics_wsgi_app(*, multiprocess_dir: str | None = None) -> Callable[..., Any]:
     """A WSGI app serving ``/metrics``; mount it in Flask, Django, etc.
 
-    Mounting it counts as a metrics consumer: decorators record metrics from then on even
-    without a tracer provider.
+    Mounting it counts as a metrics consumer for the life of the process: decorators
+    record metrics from then on even without a tracer provider.
     """
     RUNTIME.add_metrics_consumer()
     return make_wsgi_app(_registry_for(multiprocess_dir))  # type: ignore[no-any-return]
@@ -145,8 +145,10 @@ class MetricsServer:
     def __init__(
         self, port: int, host: str = DEFAULT_HOST, *, multiprocess_dir: str | None = None
     ) -> None:
-        if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
-            raise ValueError(f"metrics port must be an int from 0 to 65535, got {port!r}")
+        if not isinstance(port, int) or isinstance(port, bool):
+            raise TypeError(f"metrics port must be an int, got {port!r}")
+        if not 0 <= port <= 65535:
+            raise ValueError(f"metrics port must be from 0 to 65535, got {port!r}")
         try:
             self._server, self._thread = start_http_server(
                 port, addr=host, registry=_registry_for(multiprocess_dir)

@@ -41,6 +41,8 @@ def parse_targets(raw: str) -> list[tuple[str, str]]:
 class WorkflowInstrumentor:
     """Duck-typed like ``opentelemetry.instrumentation.BaseInstrumentor``."""
 
+    # Shared by all instances on purpose: like OpenTelemetry's BaseInstrumentor (a
+    # singleton), any instance's uninstrument() undoes what the entry point patched.
     _instrumented: list[str] = []
 
     def instrumentation_dependencies(self) -> Collection[str]:

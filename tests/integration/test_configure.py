@@ -99,7 +99,7 @@ def test_port_in_use_raises_oserror_naming_the_port(
         ({"metrics_host": 127001}, TypeError),
         ({"metrics_port": -1}, ValueError),
         ({"metrics_port": 70000}, ValueError),
-        ({"metrics_port": "9464"}, ValueError),
+        ({"metrics_port": "9464"}, TypeError),
         ({"max_label_values": 0}, ValueError),
         ({"tracer_provider": "global"}, TypeError),
         ({"span_processors": [object()]}, TypeError),
