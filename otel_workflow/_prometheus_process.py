@@ -308,6 +308,20 @@ class PrometheusProcess:
                 )
             time.sleep(0.2)  # poll interval of a deadline-bounded wait
 
+    def wait_for_exemplars(
+        self, promql: str, timeout: float = 60.0, lookback: float = 3600.0
+    ) -> list[dict[str, Any]]:
+        """Re-run an exemplar query over the last ``lookback`` seconds until it finds some."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.time()
+            result = self.query_exemplars(promql, now - lookback, now + 60)
+            if any(group.get("exemplars") for group in result):
+                return result
+            if time.monotonic() > deadline:
+                raise PrometheusError(f"no exemplars for {promql!r} within {timeout}s")
+            time.sleep(0.2)  # poll interval of a deadline-bounded wait
+
     # --- HTTP API -------------------------------------------------------------------------
     def query(self, promql: str, time: float | None = None) -> list[dict[str, Any]]:
         """An instant query; returns ``data.result`` (a list for vectors, wrapped for scalars)."""

@@ -112,12 +112,8 @@ def test_exemplar_queries_return_trace_ids(prometheus_with_data: PrometheusProce
     assert exemplar_targets
     for target in exemplar_targets:
         expr = _substitute(target["expr"], dict.fromkeys(_CONCRETE, ".*"))
-        deadline = time.monotonic() + 60
-        labels: list[dict[str, str]] = []
-        while not labels and time.monotonic() < deadline:
-            now = time.time()
-            groups = prometheus_with_data.query_exemplars(expr, now - 600, now + 60)
-            labels = [e["labels"] for g in groups for e in g["exemplars"]]
+        groups = prometheus_with_data.wait_for_exemplars(expr)
+        labels = [e["labels"] for g in groups for e in g["exemplars"]]
         assert labels, f"no exemplars for {expr}"
         assert all(re.fullmatch(r"[0-9a-f]{32}", lab.get("trace_id", "")) for lab in labels)
 

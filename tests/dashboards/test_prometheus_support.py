@@ -39,12 +39,8 @@ def test_started_server_has_scraped_the_target(
 def test_exemplars_are_ingested(prometheus: PrometheusStarter, exemplar_target: str) -> None:
     """Exemplars on an OpenMetrics exposition reach the exemplar query API."""
     prom = prometheus([exemplar_target])
-    start = time.time() - 600
-    deadline = time.monotonic() + 30
-    exemplars: list[dict[str, object]] = []
-    while not exemplars and time.monotonic() < deadline:
-        exemplars = prom.query_exemplars("support_probe_seconds_bucket", start, time.time() + 60)
-    labels = [e["labels"] for group in exemplars for e in group["exemplars"]]  # type: ignore[attr-defined]
+    exemplars = prom.wait_for_exemplars("support_probe_seconds_bucket", timeout=30)
+    labels = [e["labels"] for group in exemplars for e in group["exemplars"]]
     assert {"trace_id": "0af7651916cd43dd8448eb211c80319c"} in labels
 
 

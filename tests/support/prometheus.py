@@ -24,6 +24,7 @@ and use it in a test::
         prom.query("sum(workflow_executions_total)")
         prom.query_range("up", start, end, step=1)
         prom.query_exemplars("workflow_duration_seconds_bucket", start, end)
+        prom.wait_for_exemplars("workflow_duration_seconds_bucket", timeout=30)
         prom.url  # e.g. http://127.0.0.1:40123
 
 Every server the starter started is stopped when the ``with`` block ends.  When the binary
