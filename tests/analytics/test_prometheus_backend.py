@@ -107,12 +107,8 @@ def agreement(
             t1 = _sample_after(prom, done)
             since = datetime.fromtimestamp(t0, timezone.utc)
             until = datetime.fromtimestamp(t1, timezone.utc)
-            yield (
-                AnalyticsEngine.from_prometheus(prom.url),
-                AnalyticsEngine.from_store(store),
-                since,
-                until,
-            )
+            with AnalyticsEngine.from_store(store) as store_engine:
+                yield AnalyticsEngine.from_prometheus(prom.url), store_engine, since, until
         finally:
             if proc.stdin is not None:
                 proc.stdin.close()
@@ -203,9 +199,11 @@ def test_step_stats_and_errors_agree(
         (e.workflow, e.step, e.error_type): e.count
         for e in store.errors_by_type(since=since, until=until)
     }
-    assert set(p_errors) == set(s_errors) and s_errors
+    assert s_errors and set(p_errors) <= set(s_errors)
     for error_key, count in s_errors.items():
-        assert _close(p_errors[error_key], count), (error_key, p_errors[error_key], count)
+        # An error series first seen in the measured run may hide its first scrape's count.
+        found = p_errors.get(error_key, 0)
+        assert _close(found, count), (error_key, found, count)
 
 
 @pytest.mark.integration
