@@ -80,44 +80,43 @@ def _signal_url(endpoint: str, path: str) -> str:
     return endpoint.rstrip("/") + path
 
 
-def span_exporter(endpoint: str | None = None) -> SpanExporter:
-    """The official OTLP span exporter for the configured protocol."""
-    if _protocol("TRACES") == "grpc":
+def _official_exporter(signal: str, class_name: str, url_path: str, endpoint: str | None) -> Any:
+    """The official OTLP exporter class for ``signal``, over the configured protocol."""
+    import importlib
+
+    kind = "trace" if signal == "TRACES" else "metric"
+    if _protocol(signal) == "grpc":
         try:
-            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-                OTLPSpanExporter as GrpcSpanExporter,
+            module = importlib.import_module(
+                f"opentelemetry.exporter.otlp.proto.grpc.{kind}_exporter"
             )
         except ImportError as exc:
             raise ValueError(
                 "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the grpc extra: "
                 "pip install 'otel-workflow[grpc]'"
             ) from exc
-        return GrpcSpanExporter(endpoint=endpoint) if endpoint else GrpcSpanExporter()
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
+        exporter_class = getattr(module, class_name)
+        return exporter_class(endpoint=endpoint) if endpoint else exporter_class()
+    module = importlib.import_module(f"opentelemetry.exporter.otlp.proto.http.{kind}_exporter")
+    exporter_class = getattr(module, class_name)
     if endpoint:
-        return OTLPSpanExporter(endpoint=_signal_url(endpoint, "/v1/traces"))
-    return OTLPSpanExporter()
+        # OTLP/HTTP: a base endpoint gets the signal's path appended, as the spec says.
+        return exporter_class(endpoint=_signal_url(endpoint, url_path))
+    return exporter_class()  # reads OTEL_EXPORTER_OTLP_* itself
+
+
+def span_exporter(endpoint: str | None = None) -> SpanExporter:
+    """The official OTLP span exporter for the configured protocol."""
+    exporter: SpanExporter = _official_exporter("TRACES", "OTLPSpanExporter", "/v1/traces",
+                                                endpoint)  # fmt: skip
+    return exporter
 
 
 def metric_exporter(endpoint: str | None = None) -> MetricExporter:
     """The official OTLP metric exporter for the configured protocol."""
-    if _protocol("METRICS") == "grpc":
-        try:
-            from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
-                OTLPMetricExporter as GrpcMetricExporter,
-            )
-        except ImportError as exc:
-            raise ValueError(
-                "OTEL_EXPORTER_OTLP_PROTOCOL=grpc needs the grpc extra: "
-                "pip install 'otel-workflow[grpc]'"
-            ) from exc
-        return GrpcMetricExporter(endpoint=endpoint) if endpoint else GrpcMetricExporter()
-    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-
-    if endpoint:
-        return OTLPMetricExporter(endpoint=_signal_url(endpoint, "/v1/metrics"))
-    return OTLPMetricExporter()
+    exporter: MetricExporter = _official_exporter("METRICS", "OTLPMetricExporter",
+                                                  "/v1/metrics", endpoint)  # fmt: skip
+    return exporter
 
 
 def _exemplars(series: Any) -> list[Any]:
