@@ -55,6 +55,18 @@ def _optional_name(value: str | None, name: str) -> str | None:
     return value
 
 
+def _slowest(stats: list[StepStats], by: str, limit: int | None) -> list[StepStats]:
+    ranked = [s for s in stats if getattr(s, by) is not None]
+    ranked.sort(key=lambda s: (-float(getattr(s, by)), s.workflow, s.step))
+    return ranked[:limit]
+
+
+def _most_failed(stats: list[StepStats], limit: int | None) -> list[StepStats]:
+    ranked = [s for s in stats if s.failed > 0]
+    ranked.sort(key=lambda s: (-s.failed, -s.error_rate, s.workflow, s.step))
+    return ranked[:limit]
+
+
 class AnalyticsEngine:
     """Statistics, trends, per-user/per-type views, outliers and exports over one backend.
 
@@ -150,11 +162,7 @@ class AnalyticsEngine:
                 f"unknown sort key {by!r}: expected one of {', '.join(STEP_SORT_KEYS)}"
             )
         top = _positive_limit(limit)
-        stats = [
-            s for s in self.step_stats(workflow, None, since, until) if getattr(s, by) is not None
-        ]
-        stats.sort(key=lambda s: (-float(getattr(s, by)), s.workflow, s.step))
-        return stats[:top]
+        return _slowest(self.step_stats(workflow, None, since, until), by, top)
 
     def most_failed_steps(
         self,
@@ -165,9 +173,7 @@ class AnalyticsEngine:
     ) -> list[StepStats]:
         """The ``limit`` steps with the most failures (steps that never failed are left out)."""
         top = _positive_limit(limit)
-        stats = [s for s in self.step_stats(workflow, None, since, until) if s.failed > 0]
-        stats.sort(key=lambda s: (-s.failed, -s.error_rate, s.workflow, s.step))
-        return stats[:top]
+        return _most_failed(self.step_stats(workflow, None, since, until), top)
 
     def trends(
         self,
@@ -380,12 +386,8 @@ class AnalyticsEngine:
         doc["workflows"] = [s.to_dict() for s in self.workflow_stats(workflow, None, **args)]
         steps = self.step_stats(workflow, None, **args)
         doc["steps"] = [s.to_dict() for s in steps]
-        doc["slowest_steps"] = [
-            s.to_dict() for s in self.slowest_steps(10, "p95", workflow, **args)
-        ]
-        doc["most_failed_steps"] = [
-            s.to_dict() for s in self.most_failed_steps(10, workflow, **args)
-        ]
+        doc["slowest_steps"] = [s.to_dict() for s in _slowest(steps, "p95", 10)]
+        doc["most_failed_steps"] = [s.to_dict() for s in _most_failed(steps, 10)]
         doc["by_type"] = [s.to_dict() for s in self.by_type(None, **args)]
         doc["errors_by_type"] = [e.to_dict() for e in self.errors_by_type(workflow, **args)]
         doc["trends"] = {
