@@ -188,7 +188,17 @@ def configure(
     global _current
     with _lock:
         if _current is not None:
-            _logger.info("otel-workflow: configure() was already called; returning that handle")
+            given = [name for name, value in (
+                ("service_name", service_name), ("metrics_port", metrics_port),
+                ("metrics_host", metrics_host), ("store", store), ("otlp_endpoint", otlp_endpoint),
+                ("tracer_provider", tracer_provider), ("multiprocess_dir", multiprocess_dir),
+                ("max_label_values", max_label_values), ("enabled", enabled),
+            ) if value is not None]  # fmt: skip
+            if given:
+                _logger.warning(
+                    "otel-workflow: configure() was already called; ignoring %s. Call "
+                    "shutdown() on the first handle before configuring again.", ", ".join(given),
+                )
             return _current
         handle = _build(
             service_name=service_name, metrics_port=metrics_port, metrics_host=metrics_host,
