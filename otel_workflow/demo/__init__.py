@@ -11,6 +11,7 @@ import argparse
 import sys
 import urllib.request
 from collections.abc import Sequence
+from datetime import datetime, timezone
 
 import otel_workflow as ow
 
@@ -71,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print(f"Serving Prometheus metrics at {handle.metrics_url}")
     print(f"Writing spans to the SQLite store {args.store}")
+    # The store may hold earlier runs: the closing stats cover this run only.
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with _progress(args.executions) as bar:
         summary = run_workload(args.executions, args.concurrency, args.seed, bar.advance)
     print(f"\n{summary.executions} executions ({summary.failed} failed) in "
@@ -79,10 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     handle.force_flush()
     _print_metrics_excerpt(handle.metrics_url)
     handle.shutdown()
-    print("\notel-workflow stats --store", args.store)
+    print(f"\notel-workflow stats --store {args.store} --since {started}")
     from otel_workflow.cli import main as cli_main
 
-    return cli_main(["stats", "--store", args.store])
+    return cli_main(["stats", "--store", args.store, "--since", started])
 
 
 def _print_metrics_excerpt(url: str | None) -> None:
