@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import types
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from typing import Any
 
@@ -45,6 +46,51 @@ CANCELLATION_TYPES: tuple[type[BaseException], ...] = (
     GeneratorExit,
     KeyboardInterrupt,
 )
+
+
+class CpuTimed:
+    """Awaits a coroutine, adding up thread CPU time only while the coroutine itself runs.
+
+    Measuring ``thread_time()`` around an ``await`` would also count every other task the
+    event loop ran in between; resuming the coroutine by hand counts just its own slices.
+    """
+
+    __slots__ = ("_coroutine", "cpu")
+
+    def __init__(self, coroutine: Any) -> None:
+        self._coroutine = coroutine
+        self.cpu = 0.0
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coroutine = self._coroutine
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            c0 = _thread_time()
+            try:
+                if to_throw is None:
+                    yielded = coroutine.send(to_send)
+                else:
+                    exc, to_throw = to_throw, None
+                    yielded = coroutine.throw(exc)
+            except StopIteration as stop:
+                self.cpu += _thread_time() - c0
+                return stop.value
+            except BaseException:
+                self.cpu += _thread_time() - c0
+                raise
+            self.cpu += _thread_time() - c0
+            try:
+                to_send = yield yielded
+            except GeneratorExit:
+                coroutine.close()
+                raise
+            except BaseException as exc:  # cancellation and throw() go to the coroutine
+                to_throw = exc
+
+
+# Only coroutines are driven by CpuTimed: an arbitrary awaitable has no send/throw.
+_CoroutineType = types.CoroutineType
 
 
 class Call:
@@ -402,14 +448,15 @@ class Instrumented:
             return await wrapped(*args, **kwargs)
         span, token, cells = opened
         start = _perf_counter()
-        c0 = _thread_time()
+        awaitable = wrapped(*args, **kwargs)
+        timed = CpuTimed(awaitable) if type(awaitable) is _CoroutineType else None
         try:
-            result = await wrapped(*args, **kwargs)
+            result = await (awaitable if timed is None else timed)
         except BaseException as exc:
-            cpu = _thread_time() - c0
+            cpu = 0.0 if timed is None else timed.cpu
             self._step_failed(span, token, cells, _perf_counter() - start, cpu, exc)
             raise
-        cpu = _thread_time() - c0
+        cpu = 0.0 if timed is None else timed.cpu
         self._close_step(span, token, cells, _perf_counter() - start, cpu)
         return result
 
@@ -447,13 +494,12 @@ class Instrumented:
                 return await wrapped(*args, **kwargs)
             if call.info is not None:
                 call.info.is_async = True
-            # Thread CPU time across awaits includes other tasks interleaved on this thread:
-            # an upper bound for async steps (documented).
-            c0 = _thread_time()
+            awaitable = wrapped(*args, **kwargs)
+            timed = CpuTimed(awaitable) if type(awaitable) is _CoroutineType else None
             try:
-                result = await wrapped(*args, **kwargs)
+                result = await (awaitable if timed is None else timed)
             except BaseException as exc:
-                call.cpu = _thread_time() - c0
+                call.cpu = 0.0 if timed is None else timed.cpu
                 self._leave_quietly(call)
                 self.finish(call, exc)
                 if self.retries and self.should_retry(exc, attempt):
@@ -461,7 +507,7 @@ class Instrumented:
                     attempt += 1
                     continue
                 raise
-            call.cpu = _thread_time() - c0
+            call.cpu = 0.0 if timed is None else timed.cpu
             self._leave_quietly(call)
             self.finish(call, None, result)
             return result

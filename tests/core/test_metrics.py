@@ -135,3 +135,30 @@ def test_prometheus_names_match_semconv() -> None:
                 if key.startswith("PROM_") and not key.startswith("PROM_LABEL")
                 and not key.startswith("PROM_RULE")}  # fmt: skip
     assert expected <= names
+
+
+def test_async_step_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture) -> None:
+    """An async step's CPU time counts its own slices, not tasks that ran while it waited."""
+    import asyncio
+    import time
+
+    burned: list[float] = []
+
+    @ow.step(name="waiter")
+    async def waiter(ready: asyncio.Event) -> None:
+        await ready.wait()
+
+    async def burner(ready: asyncio.Event) -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.05:
+            pass
+        burned.append(time.thread_time() - start)
+        ready.set()
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        await asyncio.gather(waiter(ready), burner(ready))
+
+    asyncio.run(main())
+    (span,) = ow_telemetry.step_spans("waiter")
+    assert span.attributes[semconv.STEP_CPU_TIME] < burned[0] / 2
