@@ -43,6 +43,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from otel_workflow._polling import wait_until
+
 __all__ = [
     "PrometheusError",
     "PrometheusProcess",
@@ -247,19 +249,18 @@ class PrometheusProcess:
     # --- waiting --------------------------------------------------------------------------
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Block until ``/-/ready`` answers 200 (raise PrometheusError on exit or deadline)."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def ready() -> bool:
             if not self.running():
                 raise PrometheusError(f"prometheus exited at start-up:\n{self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
+                    return bool(resp.status == 200)
             except (OSError, urllib.error.URLError):
-                pass
-            if time.monotonic() > deadline:
-                raise PrometheusError(f"prometheus not ready after {timeout}s:\n{self.log_tail()}")
-            time.sleep(0.05)  # poll interval of a deadline-bounded wait
+                return False
+
+        wait_until(ready, timeout, error=lambda: PrometheusError(
+            f"prometheus not ready after {timeout}s:\n{self.log_tail()}"))  # fmt: skip
 
     def targets(self) -> list[dict[str, Any]]:
         """The active scrape targets as the ``/api/v1/targets`` endpoint reports them."""
@@ -272,11 +273,12 @@ class PrometheusProcess:
         Counts only scrapes that started after the call, so whatever the targets exposed
         before it is in Prometheus once this returns.
         """
-        deadline = time.monotonic() + timeout
         started = time.time()  # Prometheus stamps scrapes with this machine's wall clock
         counted: dict[str, set[str]] = {}
-        while True:
-            targets = self.targets()
+        targets: list[dict[str, Any]] = []
+
+        def scraped() -> bool:
+            targets[:] = self.targets()
             for target in targets:
                 key = str(target.get("scrapeUrl"))
                 last = str(target.get("lastScrape", ""))
@@ -284,11 +286,12 @@ class PrometheusProcess:
                 if fresh and target.get("health") == "up":
                     counted.setdefault(key, set()).add(last)
             seen = {key: len(values) for key, values in counted.items()}
-            if targets and all(seen.get(str(t.get("scrapeUrl")), 0) >= scrapes for t in targets):
-                return
-            if time.monotonic() > deadline:
-                raise PrometheusError(f"targets not scraped within {timeout}s: {targets!r}")
-            time.sleep(0.1)  # poll interval of a deadline-bounded wait
+            return bool(targets) and all(
+                seen.get(str(t.get("scrapeUrl")), 0) >= scrapes for t in targets
+            )
+
+        wait_until(scraped, timeout, interval=0.1, error=lambda: PrometheusError(
+            f"targets not scraped within {timeout}s: {targets!r}"))  # fmt: skip
 
     def wait_for(
         self,
@@ -297,30 +300,29 @@ class PrometheusProcess:
         timeout: float = 60.0,
     ) -> list[dict[str, Any]]:
         """Re-run an instant query until ``predicate(result)`` holds; return that result."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = self.query(promql)
-            if predicate(result):
-                return result
-            if time.monotonic() > deadline:
-                raise PrometheusError(
-                    f"condition on {promql!r} not met within {timeout}s; last result {result!r}"
-                )
-            time.sleep(0.2)  # poll interval of a deadline-bounded wait
+        last: list[list[dict[str, Any]]] = [[]]
+
+        def holds() -> list[list[dict[str, Any]]] | None:
+            last[0] = self.query(promql)
+            # Wrapped so that an empty result the predicate accepts still counts as met.
+            return [last[0]] if predicate(last[0]) else None
+
+        return wait_until(holds, timeout, interval=0.1, error=lambda: PrometheusError(
+            f"condition on {promql!r} not met within {timeout}s; last result {last[0]!r}"
+        ))[0]  # fmt: skip
 
     def wait_for_exemplars(
         self, promql: str, timeout: float = 60.0, lookback: float = 3600.0
     ) -> list[dict[str, Any]]:
         """Re-run an exemplar query over the last ``lookback`` seconds until it finds some."""
-        deadline = time.monotonic() + timeout
-        while True:
+
+        def found() -> list[dict[str, Any]] | None:
             now = time.time()
             result = self.query_exemplars(promql, now - lookback, now + 60)
-            if any(group.get("exemplars") for group in result):
-                return result
-            if time.monotonic() > deadline:
-                raise PrometheusError(f"no exemplars for {promql!r} within {timeout}s")
-            time.sleep(0.2)  # poll interval of a deadline-bounded wait
+            return result if any(group.get("exemplars") for group in result) else None
+
+        return wait_until(found, timeout, interval=0.1, error=lambda: PrometheusError(
+            f"no exemplars for {promql!r} within {timeout}s"))  # fmt: skip
 
     # --- HTTP API -------------------------------------------------------------------------
     def query(self, promql: str, time: float | None = None) -> list[dict[str, Any]]:

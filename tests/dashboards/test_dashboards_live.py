@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from otel_workflow._polling import wait_until
 from otel_workflow.dashboards.panels import substitute
 from tests.dashboards._paths import DASHBOARD_DIR, REPO, RULES_DIR
 from tests.support.prometheus import PrometheusProcess, PrometheusStarter, prometheus_factory
@@ -78,16 +79,20 @@ def prometheus_with_data(
 
 
 def _query_until_data(prom: PrometheusProcess, expr: str, instant: bool) -> list[Any]:
-    deadline = time.monotonic() + 60
-    while True:
+    last: list[list[Any]] = [[]]
+
+    def with_data() -> list[Any] | None:
         if instant:
-            result = prom.query(expr)
+            last[0] = prom.query(expr)
         else:
             now = time.time()
-            result = prom.query_range(expr, now - 120, now, step=1)
-        if _has_value(result) or time.monotonic() > deadline:
-            return result
-        time.sleep(0.5)  # poll interval of a deadline-bounded wait
+            last[0] = prom.query_range(expr, now - 120, now, step=1)
+        return last[0] if _has_value(last[0]) else None
+
+    try:
+        return wait_until(with_data, 60, interval=0.1)
+    except TimeoutError:
+        return last[0]  # the caller's assertion reports what the query returned
 
 
 @pytest.mark.parametrize("variables", ["all", "concrete"])

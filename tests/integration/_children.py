@@ -18,6 +18,7 @@ from typing import Any
 
 import otel_workflow as ow
 from otel_workflow import semconv
+from otel_workflow._polling import wait_until
 from tests.integration._exposition import sample_sum
 
 RESULT_PREFIX = "RESULT "
@@ -112,13 +113,18 @@ def exporter_down(args: dict[str, Any]) -> dict[str, Any]:
     # Drops are counted as the exporter fails; wait for the count, bounded by a deadline.
     port = handle.metrics_port
     assert port is not None
-    deadline = time.monotonic() + 60
-    while True:
-        text = _scrape(port)
-        dropped = sample_sum(text, semconv.PROM_SELF_SPANS_DROPPED)
-        if dropped > 0 or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)  # poll interval of a deadline-bounded wait
+    scraped = [""]
+
+    def dropped_counted() -> bool:
+        scraped[0] = _scrape(port)
+        return sample_sum(scraped[0], semconv.PROM_SELF_SPANS_DROPPED) > 0
+
+    try:
+        wait_until(dropped_counted, 60, interval=0.2)
+    except TimeoutError:
+        pass  # the parent test asserts on the dropped count reported below
+    text = scraped[0]
+    dropped = sample_sum(text, semconv.PROM_SELF_SPANS_DROPPED)
     executions = sample_sum(
         text, semconv.PROM_WORKFLOW_EXECUTIONS, **{semconv.PROM_LABEL_WORKFLOW: "increment"}
     )

@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import otel_workflow as ow
 from otel_workflow import semconv
+from otel_workflow._polling import wait_until
 from otel_workflow.config import WorkflowTelemetry
 from tests.support.prometheus import PrometheusStarter
 
@@ -103,15 +104,13 @@ def test_exemplars_carry_exported_trace_ids(
     start = time.time() - 60
     prom = prometheus([f"127.0.0.1:{handle.metrics_port}"])
     selector = f'{STEP_BUCKET}{{{semconv.PROM_LABEL_WORKFLOW}="scrape_job"}}'
-    deadline = time.monotonic() + 60
-    exemplars: list[dict[str, str]] = []
-    while not exemplars:
-        for series in prom.query_exemplars(selector, start, time.time() + 60):
-            exemplars.extend(e["labels"] for e in series.get("exemplars", []))
-        if time.monotonic() > deadline:
-            pytest.fail(f"no exemplars within 60s for {selector}")
-        if not exemplars:
-            time.sleep(0.2)  # poll interval of a deadline-bounded wait
+
+    def found() -> list[dict[str, str]]:
+        series = prom.query_exemplars(selector, start, time.time() + 60)
+        return [e["labels"] for s in series for e in s.get("exemplars", [])]
+
+    exemplars = wait_until(found, 60, interval=0.2, error=lambda: AssertionError(
+        f"no exemplars within 60s for {selector}"))  # fmt: skip
     spans = {(f"{s.context.trace_id:032x}", f"{s.context.span_id:016x}")
              for s in exporter.get_finished_spans() if s.context is not None}  # fmt: skip
     for labels in exemplars:

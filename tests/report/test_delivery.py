@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from otel_workflow._polling import wait_until
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.analytics.email import SmtpSettings, email_report
 from otel_workflow.analytics.schedule import ReportScheduler, schedule_report
@@ -131,10 +131,8 @@ def test_running_schedule_emails_from_its_thread(
     now[0] = start + timedelta(days=1, seconds=1)  # the first slot is due
     sched.start()
     try:
-        deadline = time.monotonic() + 60
-        while not server.messages:
-            assert time.monotonic() < deadline, "no report was emailed"
-            time.sleep(0.05)  # poll interval of a deadline-bounded wait
+        wait_until(lambda: server.messages, 60,
+                   error=lambda: AssertionError("no report was emailed"))  # fmt: skip
     finally:
         sched.stop()
     assert len(server.messages) == 1

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
+from otel_workflow._polling import wait_until
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.analytics.report import render_report
 from tests.report import chromium as browser
@@ -29,10 +29,10 @@ def test_report_from_prometheus_renders(
             prom.wait_for_scrape(scrapes=3)
             engine = AnalyticsEngine.from_prometheus(prom.url)
             # rate() needs two scrapes with executions in between: wait, bounded, for stats.
-            deadline = time.monotonic() + 60
-            while not [s for s in engine.workflow_stats(since="5m") if s.count > 0]:
-                assert time.monotonic() < deadline, "Prometheus never had workflow data"
-                time.sleep(0.5)  # poll interval of a deadline-bounded wait
+            wait_until(
+                lambda: [s for s in engine.workflow_stats(since="5m") if s.count > 0], 60,
+                interval=0.1, error=lambda: AssertionError("Prometheus never had workflow data"),
+            )  # fmt: skip
             path = render_report(engine, tmp_path / "prom.html", since="5m")
         finally:
             assert workload.stdin is not None
