@@ -53,6 +53,8 @@ class CpuTimed:
 
     Measuring ``thread_time()`` around an ``await`` would also count every other task the
     event loop ran in between; resuming the coroutine by hand counts just its own slices.
+    Anything with the coroutine protocol (``send``/``throw``/``close``) works, including
+    the awaitables an async generator's ``asend()``/``athrow()`` return.
     """
 
     __slots__ = ("_coroutine", "cpu")
@@ -219,6 +221,16 @@ class Instrumented:
         call.start = _perf_counter()
         return call
 
+    def begin_guarded(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], attempt: int, attach: bool
+    ) -> Call | None:
+        """:meth:`begin`, with our own failures contained: ``None`` runs uninstrumented."""
+        try:
+            return self.begin(args, kwargs, attempt, attach)
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+            return None
+
     def enter(self, call: Call) -> None:
         """Make the call's span (and execution) current; generators do this per resume."""
         if call.span is not None:
@@ -330,11 +342,7 @@ class Instrumented:
             return wrapped(*args, **kwargs)
         attempt = 1
         while True:
-            try:
-                call = self.begin(args, kwargs, attempt, True)
-            except Exception as internal:
-                report_internal_error("decorator", internal)
-                call = None
+            call = self.begin_guarded(args, kwargs, attempt, True)
             if call is None:
                 return wrapped(*args, **kwargs)
             c0 = _thread_time()
@@ -485,11 +493,7 @@ class Instrumented:
     ) -> Any:  # fmt: skip
         attempt = 1
         while True:
-            try:
-                call = self.begin(args, kwargs, attempt, True)
-            except Exception as internal:
-                report_internal_error("decorator", internal)
-                call = None
+            call = self.begin_guarded(args, kwargs, attempt, True)
             if call is None:
                 return await wrapped(*args, **kwargs)
             if call.info is not None:
@@ -516,18 +520,31 @@ class Instrumented:
         self, wrapped: Callable[..., Generator[Any, Any, Any]], instance: Any,
         args: tuple[Any, ...], kwargs: dict[str, Any],
     ) -> Generator[Any, Any, Any]:  # fmt: skip
+        generator: Generator[Any, Any, Any] = self._start_generator(
+            wrapped(*args, **kwargs), args, kwargs, self._drive_generator
+        )
+        return generator
+
+    def call_async_generator(
+        self, wrapped: Callable[..., AsyncGenerator[Any, Any]], instance: Any,
+        args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> AsyncGenerator[Any, Any]:  # fmt: skip
+        agen: AsyncGenerator[Any, Any] = self._start_generator(
+            wrapped(*args, **kwargs), args, kwargs, self._drive_async_generator
+        )
+        return agen
+
+    def _start_generator(
+        self, generator: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+        drive: Callable[[Any, Call], Any],
+    ) -> Any:  # fmt: skip
+        # Creating a generator runs none of its body: the span starts now, its context is
+        # attached by ``drive`` around each resume.
         rt = RUNTIME
-        generator = wrapped(*args, **kwargs)
         if not rt.active and not rt.wake():
             return generator
-        try:
-            call = self.begin(args, kwargs, 1, False)
-        except Exception as internal:
-            report_internal_error("decorator", internal)
-            call = None
-        if call is None:
-            return generator
-        return self._drive_generator(generator, call)
+        call = self.begin_guarded(args, kwargs, 1, False)
+        return generator if call is None else drive(generator, call)
 
     def _drive_generator(
         self, generator: Generator[Any, Any, Any], call: Call
@@ -570,23 +587,6 @@ class Instrumented:
             except BaseException as exc:
                 to_throw = exc
 
-    def call_async_generator(
-        self, wrapped: Callable[..., AsyncGenerator[Any, Any]], instance: Any,
-        args: tuple[Any, ...], kwargs: dict[str, Any],
-    ) -> AsyncGenerator[Any, Any]:  # fmt: skip
-        rt = RUNTIME
-        agen = wrapped(*args, **kwargs)
-        if not rt.active and not rt.wake():
-            return agen
-        try:
-            call = self.begin(args, kwargs, 1, False)
-        except Exception as internal:
-            report_internal_error("decorator", internal)
-            call = None
-        if call is None:
-            return agen
-        return self._drive_async_generator(agen, call)
-
     async def _drive_async_generator(
         self, agen: AsyncGenerator[Any, Any], call: Call
     ) -> AsyncGenerator[Any, Any]:
@@ -594,24 +594,24 @@ class Instrumented:
         to_throw: BaseException | None = None
         while True:
             self._enter_quietly(call)
-            c0 = _thread_time()
+            if to_throw is not None:
+                exc, to_throw = to_throw, None
+                timed = CpuTimed(agen.athrow(exc))
+            else:
+                timed = CpuTimed(agen.asend(to_send))
             try:
-                if to_throw is not None:
-                    exc, to_throw = to_throw, None
-                    item = await agen.athrow(exc)
-                else:
-                    item = await agen.asend(to_send)
+                item = await timed
             except StopAsyncIteration:
-                call.cpu += _thread_time() - c0
+                call.cpu += timed.cpu
                 self._leave_quietly(call)
                 self.finish(call, None)
                 return
             except BaseException as exc:
-                call.cpu += _thread_time() - c0
+                call.cpu += timed.cpu
                 self._leave_quietly(call)
                 self.finish(call, exc)
                 raise
-            call.cpu += _thread_time() - c0
+            call.cpu += timed.cpu
             self._leave_quietly(call)
             try:
                 to_send = yield item

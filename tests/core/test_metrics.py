@@ -162,3 +162,35 @@ def test_async_step_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture
     asyncio.run(main())
     (span,) = ow_telemetry.step_spans("waiter")
     assert span.attributes[semconv.STEP_CPU_TIME] < burned[0] / 2
+
+
+def test_async_generator_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture) -> None:
+    """An async generator step's CPU time leaves out tasks that ran while it awaited."""
+    import asyncio
+    import time
+    from collections.abc import AsyncIterator
+
+    burned: list[float] = []
+
+    @ow.step(name="agen_waiter")
+    async def agen_waiter(ready: asyncio.Event) -> AsyncIterator[int]:
+        await ready.wait()
+        yield 1
+
+    async def burner(ready: asyncio.Event) -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.05:
+            pass
+        burned.append(time.thread_time() - start)
+        ready.set()
+
+    async def consume(ready: asyncio.Event) -> list[int]:
+        return [item async for item in agen_waiter(ready)]
+
+    async def main() -> None:
+        ready = asyncio.Event()
+        await asyncio.gather(consume(ready), burner(ready))
+
+    asyncio.run(main())
+    (span,) = ow_telemetry.step_spans("agen_waiter")
+    assert span.attributes[semconv.STEP_CPU_TIME] < burned[0] / 2
