@@ -17,6 +17,7 @@ from otel_workflow import semconv
 from otel_workflow._guard import internal_error_counts
 from otel_workflow._metrics import REGISTRY, CellReading, MetricsRegistry
 from otel_workflow._process import cpu_seconds, resident_memory_bytes
+from otel_workflow.exporters.drops import dropped_span_counts
 
 HISTOGRAM = "histogram"
 COUNTER = "counter"
@@ -89,33 +90,32 @@ def _exemplar(entry: Any) -> ExemplarData | None:
     return ExemplarData(context.trace_id, context.span_id, value, end)
 
 
-def _histograms(readings: list[list[CellReading]], cpu: bool) -> tuple[list[Series], list[Series]]:
-    counts_series, histogram_series = [], []
+def _histograms(
+    readings: list[list[CellReading]],
+) -> tuple[list[Series], list[Series], list[Series]]:
+    """One pass over the cells: (execution counts, duration histograms, CPU histograms)."""
+    counts_series, durations, cpu = [], [], []
     for cells in readings:
         for reading in cells:
-            labels = dict(reading.labels)
-            labels[semconv.LABEL_STATUS] = reading.status
             total = reading.count
             if total == 0:
                 continue
+            labels = dict(reading.labels)
+            labels[semconv.LABEL_STATUS] = reading.status
             counts_series.append(Series(labels, value=total))
-            if cpu:
-                histogram_series.append(Series(labels, counts=reading.cpu_counts,
-                                               sum=reading.cpu_sum))  # fmt: skip
-            else:
-                histogram_series.append(Series(
-                    labels, counts=reading.counts, sum=reading.sum,
-                    exemplars=[_exemplar(e) for e in reading.exemplars],
-                ))  # fmt: skip
-    return counts_series, histogram_series
+            durations.append(Series(
+                labels, counts=reading.counts, sum=reading.sum,
+                exemplars=[_exemplar(e) for e in reading.exemplars],
+            ))  # fmt: skip
+            cpu.append(Series(labels, counts=reading.cpu_counts, sum=reading.cpu_sum))
+    return counts_series, durations, cpu
 
 
 def collect_families(registry: MetricsRegistry = REGISTRY) -> list[MetricFamily]:
     """Every metric family of this process, read now."""
     snap = registry.snapshot()
-    wf_counts, wf_durations = _histograms(snap.workflows, cpu=False)
-    step_counts, step_durations = _histograms(snap.steps, cpu=False)
-    _, step_cpu = _histograms(snap.steps, cpu=True)
+    wf_counts, wf_durations, _ = _histograms(snap.workflows)  # workflows record no CPU time
+    step_counts, step_durations, step_cpu = _histograms(snap.steps)
     active = [Series(dict(labels), value=value) for labels, value in snap.active]
     errors = [
         Series({semconv.LABEL_WORKFLOW: key.workflow, semconv.LABEL_STEP: key.step,
@@ -131,8 +131,6 @@ def collect_families(registry: MetricsRegistry = REGISTRY) -> list[MetricFamily]
         Series({semconv.LABEL_LABEL: key}, value=count)
         for key, count in sorted(snap.label_overflows.items())
     ]
-    from otel_workflow.exporters.drops import dropped_span_counts
-
     dropped = [
         Series({semconv.LABEL_REASON: reason}, value=count)
         for reason, count in sorted(dropped_span_counts().items())

@@ -7,6 +7,7 @@ problem; nothing about the options is re-checked per call.
 from __future__ import annotations
 
 import inspect
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
@@ -19,6 +20,8 @@ from otel_workflow._threads import ensure_context_propagation
 from otel_workflow.capture import CaptureLimits
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_logger = logging.getLogger("otel_workflow")
 
 ENV_CAPTURE = "OTEL_WORKFLOW_CAPTURE"
 """Default argument/return capture for every decorator: ``none`` (default), ``args``,
@@ -36,9 +39,7 @@ _CAPTURE_VALUES = {
 def _capture_from_env() -> tuple[bool, bool]:
     raw = os.environ.get(ENV_CAPTURE, "none").strip().lower()
     if raw not in _CAPTURE_VALUES:
-        import logging
-
-        logging.getLogger("otel_workflow").warning(
+        _logger.warning(
             "Invalid value %r for %s (expected none, args, result or all); capturing nothing",
             raw, ENV_CAPTURE,
         )  # fmt: skip

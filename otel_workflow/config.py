@@ -34,7 +34,7 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_workflow._metrics import REGISTRY
-from otel_workflow._runtime import RUNTIME, env_flag
+from otel_workflow._runtime import ENV_ENABLED, RUNTIME, env_flag
 
 _logger = logging.getLogger("otel_workflow")
 
@@ -288,7 +288,7 @@ def _build(
         REGISTRY.cap.max_values = max_label_values
     if enabled is not None:
         RUNTIME.set_enabled(enabled)
-    elif not env_flag("OTEL_WORKFLOW_ENABLED", True):
+    elif not env_flag(ENV_ENABLED, True):
         RUNTIME.set_enabled(False)
 
     provider, owns = _provider(tracer_provider, service_name, resource_attributes)
