@@ -35,6 +35,13 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from otel_workflow._metrics import REGISTRY
 from otel_workflow._runtime import ENV_ENABLED, RUNTIME, env_flag
+from otel_workflow.exporters import otlp
+from otel_workflow.exporters.drops import CountingBatchSpanProcessor, CountingSpanExporter
+from otel_workflow.exporters.sampling import (
+    TraceRatioFilter,
+    creation_sampler,
+    ratio_from_environment,
+)
 
 _logger = logging.getLogger("otel_workflow")
 
@@ -244,8 +251,6 @@ def _build(
     multiprocess_dir: str | os.PathLike[str] | None, max_label_values: int | None,
     enabled: bool | None,
 ) -> WorkflowTelemetry:  # fmt: skip
-    from otel_workflow.exporters import otlp
-    from otel_workflow.exporters.drops import CountingBatchSpanProcessor, CountingSpanExporter
 
     _check_options(service_name, metrics_host, max_label_values, span_processors)
     if tracer_provider is not None and not isinstance(tracer_provider, TracerProvider):
@@ -302,7 +307,7 @@ def _build(
     # Under opentelemetry-instrument the user's provider already exports OTLP; add ours only
     # when we own the provider or an endpoint was passed explicitly.
     if use_otlp and (owns or otlp_endpoint is not None):
-        processors.append(_otlp_processor(otlp, otlp_endpoint))
+        processors.append(_otlp_processor(otlp_endpoint))
     for processor in processors:
         provider.add_span_processor(processor)
     handle.span_processors = processors
@@ -319,10 +324,7 @@ def _build(
     return handle
 
 
-def _otlp_processor(otlp: Any, endpoint: str | None) -> SpanProcessor:
-    from otel_workflow.exporters.drops import CountingBatchSpanProcessor, CountingSpanExporter
-    from otel_workflow.exporters.sampling import TraceRatioFilter, ratio_from_environment
-
+def _otlp_processor(endpoint: str | None) -> SpanProcessor:
     processor: SpanProcessor = CountingBatchSpanProcessor(
         CountingSpanExporter(otlp.span_exporter(endpoint), "exporter.otlp")
     )
@@ -349,8 +351,6 @@ def _provider(
     attributes: dict[str, Any] = dict(resource_attributes or {})
     if service_name is not None:
         attributes[SERVICE_NAME] = service_name
-    from otel_workflow.exporters.sampling import creation_sampler
-
     provider = TracerProvider(resource=Resource.create(attributes), sampler=creation_sampler())
     trace.set_tracer_provider(provider)
     return provider, True
