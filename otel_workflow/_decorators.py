@@ -90,16 +90,13 @@ def _wrap(instrumented: Instrumented, original: Any, target: Callable[..., Any])
     if inspect.isasyncgenfunction(function):
         wrapper = instrumented.call_async_generator
     elif inspect.iscoroutinefunction(function):
-        plain = not (instrumented.is_workflow or instrumented.retries
-                     or instrumented.capture_input or instrumented.capture_output)  # fmt: skip
+        plain = instrumented.is_plain_step
         wrapper = instrumented.call_async_step if plain else instrumented.call_async
     elif inspect.isgeneratorfunction(function):
         wrapper = instrumented.call_generator
-    elif (instrumented.is_workflow or instrumented.retries or instrumented.capture_input
-          or instrumented.capture_output):  # fmt: skip
-        wrapper = instrumented.call_sync
     else:
-        wrapper = instrumented.call_sync_step
+        plain = instrumented.is_plain_step
+        wrapper = instrumented.call_sync_step if plain else instrumented.call_sync
     wrapped = wrapt.FunctionWrapper(original, wrapper)
     # Lets tools (and ow.uninstrument) see what was done to the function.
     setattr(wrapped, "_self_otel_workflow", instrumented)  # noqa: B010 - wrapt proxy attr

@@ -144,6 +144,9 @@ class Instrumented:
         self.backoff = backoff
         self._signature: inspect.Signature | None = None
         self.attributes = self._static_attributes(func, version)
+        # A step with no retries and no capture takes the inlined fast paths.
+        self.is_plain_step = not (self.is_workflow or retries or capture_input
+                                  or capture_output)  # fmt: skip
         self._step_cells: dict[str, StatusCells] = {}
         self._workflow_cells: StatusCells | None = None
         self._active: ActiveGauge | None = None
