@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -137,27 +140,26 @@ def test_prometheus_names_match_semconv() -> None:
     assert expected <= names
 
 
+async def _burn_cpu_then_release(ready: asyncio.Event, burned: list[float]) -> None:
+    """Spin ~50 ms of CPU on the event loop's thread, then let the waiting step go on."""
+    start = time.thread_time()
+    while time.thread_time() - start < 0.05:
+        pass
+    burned.append(time.thread_time() - start)
+    ready.set()
+
+
 def test_async_step_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture) -> None:
     """An async step's CPU time counts its own slices, not tasks that ran while it waited."""
-    import asyncio
-    import time
-
     burned: list[float] = []
 
     @ow.step(name="waiter")
     async def waiter(ready: asyncio.Event) -> None:
         await ready.wait()
 
-    async def burner(ready: asyncio.Event) -> None:
-        start = time.thread_time()
-        while time.thread_time() - start < 0.05:
-            pass
-        burned.append(time.thread_time() - start)
-        ready.set()
-
     async def main() -> None:
         ready = asyncio.Event()
-        await asyncio.gather(waiter(ready), burner(ready))
+        await asyncio.gather(waiter(ready), _burn_cpu_then_release(ready, burned))
 
     asyncio.run(main())
     (span,) = ow_telemetry.step_spans("waiter")
@@ -166,10 +168,6 @@ def test_async_step_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture
 
 def test_async_generator_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCapture) -> None:
     """An async generator step's CPU time leaves out tasks that ran while it awaited."""
-    import asyncio
-    import time
-    from collections.abc import AsyncIterator
-
     burned: list[float] = []
 
     @ow.step(name="agen_waiter")
@@ -177,19 +175,12 @@ def test_async_generator_cpu_time_excludes_other_tasks(ow_telemetry: TelemetryCa
         await ready.wait()
         yield 1
 
-    async def burner(ready: asyncio.Event) -> None:
-        start = time.thread_time()
-        while time.thread_time() - start < 0.05:
-            pass
-        burned.append(time.thread_time() - start)
-        ready.set()
-
     async def consume(ready: asyncio.Event) -> list[int]:
         return [item async for item in agen_waiter(ready)]
 
     async def main() -> None:
         ready = asyncio.Event()
-        await asyncio.gather(consume(ready), burner(ready))
+        await asyncio.gather(consume(ready), _burn_cpu_then_release(ready, burned))
 
     asyncio.run(main())
     (span,) = ow_telemetry.step_spans("agen_waiter")
