@@ -6,6 +6,7 @@ whichever process serves ``/metrics`` reads all of them and sums.  Counters and 
 of exited workers are kept (they happened); gauges (active executions, memory) count only
 live processes.  Point every worker at the same, initially empty, directory and clear it
 when the whole application restarts, as with ``prometheus_client``'s multiprocess mode.
+``configure(multiprocess_dir=...)`` or ``OTEL_WORKFLOW_MULTIPROC_DIR`` turns it on.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ from otel_workflow.exporters.aggregates import (
     merge,
 )
 from otel_workflow.exporters.prometheus import WorkflowCollector
-
-ENV_MULTIPROC_DIR = "OTEL_WORKFLOW_MULTIPROC_DIR"
-"""Directory shared by worker processes for one ``/metrics`` across them (unset: off)."""
 
 _PREFIX = "otel-workflow-"
 

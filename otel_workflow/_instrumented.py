@@ -185,7 +185,7 @@ class Instrumented:
         scope = CURRENT_SCOPE.get()
         tracer = RUNTIME.tracer
         if self.is_workflow:
-            execution = Execution(self.name, self.workflow_type, None, scope.execution)
+            execution = Execution(self.name)
             attrs = {**scope.attributes, **self.attributes}
             attrs[semconv.WORKFLOW_EXECUTION_ID] = execution.execution_id
             if scope.execution is not None:

@@ -25,21 +25,14 @@ from otel_workflow._guard import report_internal_error
 class Execution:
     """One run of a workflow: its identity, root span and step counter."""
 
-    __slots__ = ("execution_id", "name", "parent", "span", "step_counter", "workflow_type")
+    __slots__ = ("execution_id", "name", "span", "step_counter")
 
-    def __init__(
-        self,
-        name: str,
-        workflow_type: str,
-        span: trace.Span | None,
-        parent: Execution | None,
-    ) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        self.workflow_type = workflow_type
         # 64 random bits: unique enough per store and far cheaper than uuid4.
         self.execution_id = os.urandom(8).hex()
-        self.span = span
-        self.parent = parent
+        # The root span, set once started, so ow.attributes() can reach it later.
+        self.span: trace.Span | None = None
         # next() on itertools.count is atomic under the GIL: concurrent steps in threads
         # never share an index.
         self.step_counter = itertools.count()

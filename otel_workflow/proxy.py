@@ -201,8 +201,3 @@ def _restore(owner: Any, name: str) -> None:
     if entry is not None:
         setattr(owner, name, entry[2])
 
-
-def instrumented_targets() -> list[str]:
-    """Descriptions of what is patched in place now (for debugging)."""
-    with _lock:
-        return [f"{getattr(o, '__name__', o)!s}.{n}" for o, n, _ in _patched.values()]

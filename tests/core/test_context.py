@@ -114,3 +114,16 @@ def test_tasks_inherit_execution(ow_telemetry: TelemetryCapture) -> None:
     assert indices == list(range(6))  # unique per execution, even across tasks
     for span in ow_telemetry.step_spans("aleaf"):
         assert span.parent.span_id == root.context.span_id
+
+
+def test_thread_pool_patch_can_be_undone(ow_telemetry: TelemetryCapture) -> None:
+    """restore_thread_pool() puts the original submit back; the decorators re-apply it."""
+    from otel_workflow._threads import ensure_context_propagation, restore_thread_pool
+
+    patched = ThreadPoolExecutor.submit
+    restore_thread_pool()
+    try:
+        assert ThreadPoolExecutor.submit is not patched
+    finally:
+        ensure_context_propagation()
+    assert ThreadPoolExecutor.submit is patched
