@@ -15,7 +15,6 @@ import threading
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry import trace as trace_api
 
 from otel_workflow import semconv
 
@@ -45,7 +44,7 @@ def env_flag(name: str, default: bool) -> bool:
 def _global_provider_is_set() -> bool:
     # The API keeps the provider given to set_tracer_provider() in a module global; reading
     # it is ~40 ns, where get_tracer_provider() also consults os.environ on every call.
-    return getattr(trace_api, "_TRACER_PROVIDER", None) is not None
+    return getattr(trace, "_TRACER_PROVIDER", None) is not None
 
 
 class Runtime:
@@ -57,7 +56,6 @@ class Runtime:
         self.tracer: trace.Tracer | None = None
         self.explicit_provider: trace.TracerProvider | None = None
         self.metrics_consumers = 0
-        self.capture_default: frozenset[str] = frozenset()
         # Debugger/diagnosis hooks run around step bodies; empty tuple = nothing to do.
         self.hooks: tuple[Any, ...] = ()
         self.active = False
