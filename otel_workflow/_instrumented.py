@@ -262,6 +262,13 @@ class Instrumented:
             else:
                 status = semconv.STATUS_ERROR
             cells = call.cells
+            # Computed once for the span and the error counter alike.
+            error_type: str | None = None
+            category: str | None = None
+            if exc is not None:
+                error_type = error_type_name(exc)
+                if status == semconv.STATUS_ERROR:
+                    category = categorize(exc).value
             if span is not None:
                 attrs: dict[str, Any] = {}
                 # Step spans leave workflow.status unset when ok (a span status of UNSET
@@ -270,9 +277,13 @@ class Instrumented:
                     attrs[semconv.WORKFLOW_STATUS] = status
                 if not self.is_workflow:
                     attrs[semconv.STEP_CPU_TIME] = call.cpu
-                if status != semconv.STATUS_OK:
-                    self._describe_failure(span, attrs, exc, status)  # type: ignore[arg-type]
-                elif self.capture_output:
+                if error_type is not None:
+                    attrs[semconv.ERROR_TYPE] = error_type
+                if category is not None:
+                    attrs[semconv.ERROR_CATEGORY] = category
+                    span.record_exception(exc, escaped=True)
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:512]))
+                elif status == semconv.STATUS_OK and self.capture_output:
                     self._capture_into(attrs, semconv.CAPTURE_OUTPUT, result, False)
                 span.set_attributes(attrs)
                 span.end()
@@ -281,9 +292,8 @@ class Instrumented:
                 cells.cell(status).observe(duration, span)  # type: ignore[union-attr]
             else:
                 cells.cell(status).observe_with_cpu(duration, call.cpu, span)  # type: ignore[union-attr]
-                if status == semconv.STATUS_ERROR:
-                    workflow = cells.labels[0][1]  # type: ignore[union-attr]
-                    REGISTRY.count_step_error(workflow, self.name, exc)  # type: ignore[arg-type]
+                if error_type is not None and category is not None:
+                    REGISTRY.count_step_error(cells, error_type, category)  # type: ignore[arg-type]
             if call.info is not None:
                 if exc is None:
                     _run_hooks("after", call.info, result)
@@ -291,15 +301,6 @@ class Instrumented:
                     _run_hooks("on_error", call.info, exc)
         except Exception as internal:
             report_internal_error("decorator", internal)
-
-    def _describe_failure(
-        self, span: Any, attrs: dict[str, Any], exc: BaseException, status: str
-    ) -> None:
-        attrs[semconv.ERROR_TYPE] = error_type_name(exc)
-        if status == semconv.STATUS_ERROR:
-            attrs[semconv.ERROR_CATEGORY] = categorize(exc).value
-            span.record_exception(exc, escaped=True)
-            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:512]))
 
     # -- helpers -------------------------------------------------------------------------
     def _bind_step(self, workflow: str) -> StatusCells:

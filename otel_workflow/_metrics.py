@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_workflow import semconv
-from otel_workflow.diagnosis.categories import categorize, error_type_name
 
 BOUNDS: tuple[float, ...] = semconv.DURATION_BUCKETS
 _NBUCKETS = len(BOUNDS) + 1  # the last bucket is +Inf
@@ -195,22 +194,18 @@ class MetricsRegistry:
                 cells = self.steps[key] = StatusCells(labels)
             return cells
 
-    def count_step_error(self, workflow: str, step: str, exc: BaseException) -> tuple[str, str]:
-        """Count a failed step by error type and category; returns (error.type, category)."""
-        error_type = error_type_name(exc)
-        category = categorize(exc).value
+    def count_step_error(self, cells: StatusCells, error_type: str, category: str) -> None:
+        """Count a failed step of ``cells``' label set by error type and category."""
+        # The workflow and step labels were admitted under the cap when the cells were bound.
+        (_, workflow), (_, step) = cells.labels
         key = ErrorKey(
-            self.cap.admit(semconv.LABEL_WORKFLOW, workflow),
-            self.cap.admit(semconv.LABEL_STEP, step),
-            self.cap.admit(semconv.LABEL_ERROR_TYPE, error_type),
-            category,
+            workflow, step, self.cap.admit(semconv.LABEL_ERROR_TYPE, error_type), category
         )
         with self._lock:
             counter = self.errors.get(key)
             if counter is None:
                 counter = self.errors[key] = [0]
             counter[0] += 1
-        return error_type, category
 
     # -- reading -----------------------------------------------------------------------
     def snapshot(self) -> RegistrySnapshot:
