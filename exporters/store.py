@@ -292,6 +292,17 @@ class SQLiteSpanExporter(SpanExporter):
                 format(parent.span_id, "016x") if parent is not None else None,
                 _opt_str(attrs.get(semconv.WORKFLOW_EXECUTION_ID)),
             )
+            # Status to duration: the same columns in the same order in both tables.
+            outcome = (
+                _status(attrs, span),
+                _opt_str(attrs.get(semconv.ERROR_TYPE)),
+                _opt_str(attrs.get(semconv.ERROR_CATEGORY)),
+                _opt_str(attrs.get(semconv.USER_ID)),
+                _opt_str(attrs.get(semconv.SESSION_ID)),
+                start,
+                end,
+                (end - start) / 1e9,
+            )
             if kind == semconv.SPAN_KIND_WORKFLOW:
                 executions.append(
                     (
@@ -300,14 +311,7 @@ class SQLiteSpanExporter(SpanExporter):
                         str(attrs.get(semconv.WORKFLOW_NAME) or span.name),
                         str(attrs.get(semconv.WORKFLOW_TYPE) or ""),
                         _opt_str(attrs.get(semconv.WORKFLOW_VERSION)),
-                        _status(attrs, span),
-                        _opt_str(attrs.get(semconv.ERROR_TYPE)),
-                        _opt_str(attrs.get(semconv.ERROR_CATEGORY)),
-                        _opt_str(attrs.get(semconv.USER_ID)),
-                        _opt_str(attrs.get(semconv.SESSION_ID)),
-                        start,
-                        end,
-                        (end - start) / 1e9,
+                        *outcome,
                         _extras(attrs, _EXECUTION_KEYS),
                     )
                 )
@@ -319,14 +323,7 @@ class SQLiteSpanExporter(SpanExporter):
                         str(attrs.get(semconv.STEP_NAME) or span.name),
                         _opt_int(attrs.get(semconv.STEP_INDEX)),
                         _opt_int(attrs.get(semconv.STEP_ATTEMPT)),
-                        _status(attrs, span),
-                        _opt_str(attrs.get(semconv.ERROR_TYPE)),
-                        _opt_str(attrs.get(semconv.ERROR_CATEGORY)),
-                        _opt_str(attrs.get(semconv.USER_ID)),
-                        _opt_str(attrs.get(semconv.SESSION_ID)),
-                        start,
-                        end,
-                        (end - start) / 1e9,
+                        *outcome,
                         _opt_float(attrs.get(semconv.STEP_CPU_TIME)),
                         _extras(attrs, _STEP_KEYS),
                     )

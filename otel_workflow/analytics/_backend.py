@@ -6,6 +6,7 @@ The engine parses and validates arguments; a backend receives a resolved
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any, Protocol
@@ -36,6 +37,67 @@ TREND_METRICS = (
 """Metrics :meth:`AnalyticsEngine.trends` knows (throughput is executions per minute)."""
 
 QUANTILE_OF = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupSummary:
+    """What workflow and step statistics share for one group with at least one execution.
+
+    Each backend computes it its own way; the public models are built from it here, once.
+    """
+
+    count: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    avg: float | None
+    min: float | None
+    max: float | None
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    throughput_per_minute: float | None
+
+    def workflow_stats(self, workflow: str, workflow_type: str) -> WorkflowStats:
+        return WorkflowStats(
+            workflow=workflow,
+            workflow_type=workflow_type,
+            count=self.count,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            success_rate=self.succeeded / self.count,
+            error_rate=self.failed / self.count,
+            avg=self.avg,
+            min=self.min,
+            max=self.max,
+            p50=self.p50,
+            p95=self.p95,
+            p99=self.p99,
+            throughput_per_minute=self.throughput_per_minute,
+        )
+
+    def step_stats(
+        self, workflow: str, step: str, total_cpu_time: float | None, avg_cpu_time: float | None
+    ) -> StepStats:
+        return StepStats(
+            workflow=workflow,
+            step=step,
+            count=self.count,
+            succeeded=self.succeeded,
+            failed=self.failed,
+            cancelled=self.cancelled,
+            error_rate=self.failed / self.count,
+            avg=self.avg,
+            min=self.min,
+            max=self.max,
+            p50=self.p50,
+            p95=self.p95,
+            p99=self.p99,
+            throughput_per_minute=self.throughput_per_minute,
+            total_cpu_time=total_cpu_time,
+            avg_cpu_time=avg_cpu_time,
+        )
 
 
 class Backend(Protocol):

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from otel_workflow import semconv as sc
-from otel_workflow.analytics._backend import QUANTILE_OF
+from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
@@ -87,6 +87,11 @@ def _num(value: Any) -> float | None:
 
 def _count(value: float | None) -> int:
     return round(value) if value is not None and value > 0 else 0
+
+
+def _average(total: float | None, observed: float | None) -> float | None:
+    """A ``_sum`` increase over a ``_count`` increase; None without a sum or a count."""
+    return (total / observed) if total is not None and observed else None
 
 
 class PrometheusBackend:
@@ -183,16 +188,8 @@ class PrometheusBackend:
     ) -> tuple[dict[tuple[str, ...], float | None], ...]:  # fmt: skip
         """(sum, count, p50, p95, p99) increases per group of one duration histogram."""
         by = ", ".join(group)
-        sums = self._by(
-            f"sum by ({by}) (increase({_selector(histogram + '_sum', **selector)}[{rng}]))",
-            at,
-            group,
-        )
-        counts = self._by(
-            f"sum by ({by}) (increase({_selector(histogram + '_count', **selector)}[{rng}]))",
-            at,
-            group,
-        )
+        sums = self._by(_sum_increase(histogram + "_sum", selector, rng, by), at, group)
+        counts = self._by(_sum_increase(histogram + "_count", selector, rng, by), at, group)
         buckets = (
             f"sum by ({by}, le) (increase({_selector(histogram + '_bucket', **selector)}[{rng}]))"
         )
@@ -205,111 +202,90 @@ class PrometheusBackend:
         self, counter: str, selector: dict[str, str | None], group: Sequence[str], rng: str,
         at: datetime,
     ) -> dict[tuple[str, ...], dict[str, int]]:  # fmt: skip
-        by = ", ".join([*group, sc.PROM_LABEL_STATUS])
-        raw = self._by(
-            f"sum by ({by}) (increase({_selector(counter, **selector)}[{rng}]))",
-            at,
-            [*group, sc.PROM_LABEL_STATUS],
-        )
+        labels = [*group, sc.PROM_LABEL_STATUS]
+        raw = self._by(_sum_increase(counter, selector, rng, ", ".join(labels)), at, labels)
         out: dict[tuple[str, ...], dict[str, int]] = {}
         for key, value in raw.items():
             out.setdefault(key[:-1], {})[key[-1]] = _count(value)
         return out
 
+    def _summaries(
+        self,
+        counter: str,
+        histogram: str,
+        selector: dict[str, str | None],
+        group: Sequence[str],
+        bounds: tuple[datetime, datetime, str],
+    ) -> tuple[dict[tuple[str, ...], GroupSummary], dict[tuple[str, ...], float | None]]:
+        """A summary per group with executions, in key order, and the histogram's counts.
+
+        Statuses come from the ``counter`` of executions, durations from ``histogram``,
+        whose per-group observation counts are returned too (the divisor of other averages).
+        """
+        start, end, rng = bounds
+        statuses = self._status_counts(counter, selector, group, rng, end)
+        sums, counts, p50, p95, p99 = self._histogram_stats(histogram, selector, group, rng, end)
+        minutes = (end - start).total_seconds() / 60.0
+        out = {}
+        for key in sorted(statuses):
+            by_status = statuses[key]
+            count = sum(by_status.values())
+            if count == 0:
+                continue
+            out[key] = GroupSummary(
+                count=count,
+                succeeded=by_status.get(sc.STATUS_OK, 0),
+                failed=sum(
+                    n for s, n in by_status.items() if s not in (sc.STATUS_OK, sc.STATUS_CANCELLED)
+                ),
+                cancelled=by_status.get(sc.STATUS_CANCELLED, 0),
+                avg=_average(sums.get(key), counts.get(key)),
+                min=None,
+                max=None,
+                p50=p50.get(key),
+                p95=p95.get(key),
+                p99=p99.get(key),
+                throughput_per_minute=count / minutes if minutes > 0 else None,
+            )
+        return out, counts
+
     # --- statistics --------------------------------------------------------------------
     def workflow_stats(
         self, window: TimeWindow, workflow: str | None, workflow_type: str | None
     ) -> list[WorkflowStats]:
-        start, end, rng = self._bounds(window)
-        selector = {sc.PROM_LABEL_WORKFLOW: workflow, sc.PROM_LABEL_WORKFLOW_TYPE: workflow_type}
-        group = (sc.PROM_LABEL_WORKFLOW, sc.PROM_LABEL_WORKFLOW_TYPE)
-        statuses = self._status_counts(sc.PROM_WORKFLOW_EXECUTIONS, selector, group, rng, end)
-        sums, counts, p50, p95, p99 = self._histogram_stats(
-            sc.PROM_WORKFLOW_DURATION, selector, group, rng, end
+        summaries, _ = self._summaries(
+            sc.PROM_WORKFLOW_EXECUTIONS,
+            sc.PROM_WORKFLOW_DURATION,
+            {sc.PROM_LABEL_WORKFLOW: workflow, sc.PROM_LABEL_WORKFLOW_TYPE: workflow_type},
+            (sc.PROM_LABEL_WORKFLOW, sc.PROM_LABEL_WORKFLOW_TYPE),
+            self._bounds(window),
         )
-        minutes = (end - start).total_seconds() / 60.0
-        out = []
-        for key in sorted(statuses):
-            by_status = statuses[key]
-            count = sum(by_status.values())
-            if count == 0:
-                continue
-            failed = sum(
-                n for s, n in by_status.items() if s not in (sc.STATUS_OK, sc.STATUS_CANCELLED)
-            )
-            cancelled = by_status.get(sc.STATUS_CANCELLED, 0)
-            total, observed = sums.get(key), counts.get(key)
-            out.append(
-                WorkflowStats(
-                    workflow=key[0],
-                    workflow_type=key[1],
-                    count=count,
-                    succeeded=by_status.get(sc.STATUS_OK, 0),
-                    failed=failed,
-                    cancelled=cancelled,
-                    success_rate=by_status.get(sc.STATUS_OK, 0) / count,
-                    error_rate=failed / count,
-                    avg=(total / observed) if total is not None and observed else None,
-                    min=None,
-                    max=None,
-                    p50=p50.get(key),
-                    p95=p95.get(key),
-                    p99=p99.get(key),
-                    throughput_per_minute=count / minutes if minutes > 0 else None,
-                )
-            )
-        return out
+        return [summary.workflow_stats(name, wtype) for (name, wtype), summary in summaries.items()]
 
     def step_stats(
         self, window: TimeWindow, workflow: str | None, step: str | None
     ) -> list[StepStats]:
-        start, end, rng = self._bounds(window)
+        bounds = self._bounds(window)
+        _, end, rng = bounds
         selector = {sc.PROM_LABEL_WORKFLOW: workflow, sc.PROM_LABEL_STEP: step}
         group = (sc.PROM_LABEL_WORKFLOW, sc.PROM_LABEL_STEP)
-        statuses = self._status_counts(sc.PROM_STEP_EXECUTIONS, selector, group, rng, end)
-        sums, counts, p50, p95, p99 = self._histogram_stats(
-            sc.PROM_STEP_DURATION, selector, group, rng, end
+        summaries, observed = self._summaries(
+            sc.PROM_STEP_EXECUTIONS, sc.PROM_STEP_DURATION, selector, group, bounds
         )
-        by = ", ".join(group)
         cpu = self._by(
-            _sum_increase(sc.PROM_STEP_CPU_TIME + "_sum", selector, rng, by),
+            _sum_increase(sc.PROM_STEP_CPU_TIME + "_sum", selector, rng, ", ".join(group)),
             end,
             group,
         )
-        minutes = (end - start).total_seconds() / 60.0
-        out = []
-        for key in sorted(statuses):
-            by_status = statuses[key]
-            count = sum(by_status.values())
-            if count == 0:
-                continue
-            failed = sum(
-                n for s, n in by_status.items() if s not in (sc.STATUS_OK, sc.STATUS_CANCELLED)
+        return [
+            summary.step_stats(
+                key[0],
+                key[1],
+                total_cpu_time=cpu.get(key),
+                avg_cpu_time=_average(cpu.get(key), observed.get(key)),
             )
-            total, observed, cpu_total = sums.get(key), counts.get(key), cpu.get(key)
-            out.append(
-                StepStats(
-                    workflow=key[0],
-                    step=key[1],
-                    count=count,
-                    succeeded=by_status.get(sc.STATUS_OK, 0),
-                    failed=failed,
-                    cancelled=by_status.get(sc.STATUS_CANCELLED, 0),
-                    error_rate=failed / count,
-                    avg=(total / observed) if total is not None and observed else None,
-                    min=None,
-                    max=None,
-                    p50=p50.get(key),
-                    p95=p95.get(key),
-                    p99=p99.get(key),
-                    throughput_per_minute=count / minutes if minutes > 0 else None,
-                    total_cpu_time=cpu_total,
-                    avg_cpu_time=(cpu_total / observed)
-                    if cpu_total is not None and observed
-                    else None,
-                )
-            )
-        return out
+            for key, summary in summaries.items()
+        ]
 
     def by_type(self, window: TimeWindow, workflow_type: str | None) -> list[TypeStats]:
         start, end, rng = self._bounds(window)
@@ -328,7 +304,6 @@ class PrometheusBackend:
             cancelled = sum(s.cancelled for s in members)
             succeeded = sum(s.succeeded for s in members)
             key = (wtype,)
-            total, observed = sums.get(key), counts.get(key)
             out.append(
                 TypeStats(
                     workflow_type=wtype,
@@ -339,7 +314,7 @@ class PrometheusBackend:
                     cancelled=cancelled,
                     success_rate=succeeded / count if count else 0.0,
                     error_rate=failed / count if count else 0.0,
-                    avg=(total / observed) if total is not None and observed else None,
+                    avg=_average(sums.get(key), counts.get(key)),
                     p50=p50.get(key),
                     p95=p95.get(key),
                     p99=p99.get(key),

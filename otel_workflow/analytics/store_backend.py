@@ -21,7 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from otel_workflow import semconv
-from otel_workflow.analytics._backend import QUANTILE_OF
+from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
 from otel_workflow.analytics._percentile import percentile, ranks
 from otel_workflow.analytics.exports import EXECUTION_COLUMNS, STEP_COLUMNS
 from otel_workflow.analytics.models import (
@@ -170,103 +170,78 @@ class StoreBackend:
             out[(a, b)] = (failed, cancelled)
         return out
 
+    def _summaries(
+        self,
+        table: str,
+        group: tuple[str, str],
+        window: TimeWindow,
+        where: _Where,
+        extra: Sequence[str] = (),
+    ) -> Iterator[tuple[tuple[str, str], GroupSummary, tuple[Any, ...]]]:
+        """Per ``group`` in order: its summary and the values of the ``extra`` aggregates.
+
+        One aggregate query over the table's ``ix_<table>_duration`` index, failures from
+        its ``ix_<table>_failed`` index, and each group's exact percentiles.
+        """
+        a, b = group
+        index = f"ix_{table}_duration"
+        aggregates = "".join(f", {column}" for column in extra)
+        rows = self._query(
+            f"SELECT {a}, {b}, count(*), sum(duration), min(duration), max(duration){aggregates} "
+            f"FROM {table} INDEXED BY {index}{where.sql()} GROUP BY {a}, {b} ORDER BY {a}, {b}",
+            where.params,
+        )
+        if not rows:
+            return
+        failures = self._failures(table, f"ix_{table}_failed", group, where)
+        minutes = self._minutes(table, window)
+        for first, second, count, total, low, high, *more in rows:
+            failed, cancelled = failures.get((first, second), (0, 0))
+            pct = self._percentiles(
+                table, index, {a: first, b: second}, _Where(window), count, QUANTILE_OF.values()
+            )
+            summary = GroupSummary(
+                count=count,
+                succeeded=count - failed - cancelled,
+                failed=failed,
+                cancelled=cancelled,
+                avg=total / count,
+                min=low,
+                max=high,
+                p50=pct[0.5],
+                p95=pct[0.95],
+                p99=pct[0.99],
+                throughput_per_minute=(count / minutes) if minutes else None,
+            )
+            yield (first, second), summary, tuple(more)
+
     # --- statistics --------------------------------------------------------------------
     def workflow_stats(
         self, window: TimeWindow, workflow: str | None, workflow_type: str | None
     ) -> list[WorkflowStats]:
         where = _Where(window).eq("workflow", workflow).eq("workflow_type", workflow_type)
-        index = "ix_executions_duration"
-        rows = self._query(
-            "SELECT workflow, workflow_type, count(*), sum(duration), min(duration), "
-            f"max(duration) FROM executions INDEXED BY {index}{where.sql()} "
-            "GROUP BY workflow, workflow_type ORDER BY workflow, workflow_type",
-            where.params,
-        )
-        if not rows:
-            return []
-        failures = self._failures(
-            "executions", "ix_executions_failed", ("workflow", "workflow_type"), where
-        )
-        minutes = self._minutes("executions", window)
-        out = []
-        for name, wtype, count, total, low, high in rows:
-            failed, cancelled = failures.get((name, wtype), (0, 0))
-            pct = self._percentiles(
-                "executions",
-                index,
-                {"workflow": name, "workflow_type": wtype},
-                _Where(window),
-                count,
-                QUANTILE_OF.values(),
+        return [
+            summary.workflow_stats(name, wtype)
+            for (name, wtype), summary, _ in self._summaries(
+                "executions", ("workflow", "workflow_type"), window, where
             )
-            out.append(
-                WorkflowStats(
-                    workflow=name,
-                    workflow_type=wtype,
-                    count=count,
-                    succeeded=count - failed - cancelled,
-                    failed=failed,
-                    cancelled=cancelled,
-                    success_rate=_rate(count - failed - cancelled, count),
-                    error_rate=_rate(failed, count),
-                    avg=total / count,
-                    min=low,
-                    max=high,
-                    p50=pct[0.5],
-                    p95=pct[0.95],
-                    p99=pct[0.99],
-                    throughput_per_minute=(count / minutes) if minutes else None,
-                )
-            )
-        return out
+        ]
 
     def step_stats(
         self, window: TimeWindow, workflow: str | None, step: str | None
     ) -> list[StepStats]:
         where = _Where(window).eq("workflow", workflow).eq("step", step)
-        index = "ix_steps_duration"
-        rows = self._query(
-            "SELECT workflow, step, count(*), sum(duration), min(duration), max(duration), "
-            f"sum(cpu_time), count(cpu_time) FROM steps INDEXED BY {index}{where.sql()} "
-            "GROUP BY workflow, step ORDER BY workflow, step",
-            where.params,
-        )
-        if not rows:
-            return []
-        failures = self._failures("steps", "ix_steps_failed", ("workflow", "step"), where)
-        minutes = self._minutes("steps", window)
-        out = []
-        for name, step_name, count, total, low, high, cpu, cpu_n in rows:
-            failed, cancelled = failures.get((name, step_name), (0, 0))
-            pct = self._percentiles(
-                "steps",
-                index,
-                {"workflow": name, "step": step_name},
-                _Where(window),
-                count,
-                QUANTILE_OF.values(),
+        return [
+            summary.step_stats(
+                name,
+                step_name,
+                total_cpu_time=float(cpu) if cpu_n else None,
+                avg_cpu_time=float(cpu) / cpu_n if cpu_n else None,
             )
-            out.append(
-                StepStats(
-                    workflow=name,
-                    step=step_name,
-                    count=count,
-                    succeeded=count - failed - cancelled,
-                    failed=failed,
-                    cancelled=cancelled,
-                    error_rate=_rate(failed, count),
-                    avg=total / count,
-                    min=low,
-                    max=high,
-                    p50=pct[0.5],
-                    p95=pct[0.95],
-                    p99=pct[0.99],
-                    throughput_per_minute=(count / minutes) if minutes else None,
-                    total_cpu_time=float(cpu) if cpu_n else None,
-                    avg_cpu_time=float(cpu) / cpu_n if cpu_n else None,
-                )
+            for (name, step_name), summary, (cpu, cpu_n) in self._summaries(
+                "steps", ("workflow", "step"), window, where, ("sum(cpu_time)", "count(cpu_time)")
             )
-        return out
+        ]
 
     def _sorted_groups(
         self, sql: str, params: Sequence[Any], width: int
