@@ -82,10 +82,8 @@ def prometheus_name(family: MetricFamily) -> str:
 def _exemplar(entry: Any) -> ExemplarData | None:
     if entry is None:
         return None
-    span, value = entry
+    span, value = entry  # only sampled spans are stored (HistogramCell.observe)
     context = span.get_span_context()
-    if not context.trace_flags.sampled:
-        return None  # the trace is not exported: a link to it would lead nowhere
     end = getattr(span, "end_time", None) or time.time_ns()
     return ExemplarData(context.trace_id, context.span_id, value, end)
 

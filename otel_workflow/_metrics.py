@@ -45,12 +45,17 @@ class HistogramCell:
         self.exemplars: list[Any] = [None] * _NBUCKETS
 
     def observe(self, duration: float, exemplar: Any) -> None:
-        """Count one duration (seconds); ``exemplar`` is the span or ``None``."""
+        """Count one duration (seconds); ``exemplar`` is the span or ``None``.
+
+        Only a sampled span becomes the bucket's exemplar: an unsampled (RECORD_ONLY) trace
+        is never exported, so a link to it would lead nowhere, and it must not replace the
+        last sampled one.  ``trace_flags & 1`` is the sampled bit, without the property call.
+        """
         i = bisect_left(BOUNDS, duration)
         with self.lock:
             self.counts[i] += 1
             self.sum += duration
-        if exemplar is not None:
+        if exemplar is not None and exemplar.get_span_context().trace_flags & 1:
             # A single list store is atomic under the GIL; the last writer wins, as intended.
             self.exemplars[i] = (exemplar, duration)
 
@@ -63,7 +68,7 @@ class HistogramCell:
             self.sum += duration
             self.cpu_counts[j] += 1
             self.cpu_sum += cpu
-        if exemplar is not None:
+        if exemplar is not None and exemplar.get_span_context().trace_flags & 1:
             self.exemplars[i] = (exemplar, duration)
 
     def read(self) -> tuple[list[int], float, list[int], float, list[Any]]:
@@ -82,26 +87,35 @@ class HistogramCell:
 
 
 class StatusCells:
-    """One histogram cell per status, bound to a fixed label set."""
+    """One histogram cell per status, bound to a fixed label set.
 
-    __slots__ = ("cancelled", "error", "labels", "ok")
+    ``cell(status)`` takes ``ok``, ``error``, ``cancelled`` or ``retried`` (an attempt that
+    failed and is retried); anything else counts as ``error``.  A status with no
+    observations is not exposed, so ``retried`` appears only where retries happen.
+    """
+
+    __slots__ = ("cancelled", "error", "labels", "ok", "retried")
 
     def __init__(self, labels: tuple[tuple[str, str], ...]) -> None:
         self.labels = labels
         self.ok = HistogramCell()
         self.error = HistogramCell()
         self.cancelled = HistogramCell()
+        self.retried = HistogramCell()
 
     def by_status(self) -> Iterator[tuple[str, HistogramCell]]:
         yield semconv.STATUS_OK, self.ok
         yield semconv.STATUS_ERROR, self.error
         yield semconv.STATUS_CANCELLED, self.cancelled
+        yield semconv.STATUS_RETRIED, self.retried
 
     def cell(self, status: str) -> HistogramCell:
         if status == semconv.STATUS_OK:
             return self.ok
         if status == semconv.STATUS_CANCELLED:
             return self.cancelled
+        if status == semconv.STATUS_RETRIED:
+            return self.retried
         return self.error
 
 

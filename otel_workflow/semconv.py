@@ -64,6 +64,9 @@ ATTRIBUTE_ALIASES: Final = {"user_id": USER_ID, "session_id": SESSION_ID}
 STATUS_OK: Final = "ok"
 STATUS_ERROR: Final = "error"
 STATUS_CANCELLED: Final = "cancelled"
+# An attempt that failed and will be retried (the step machine records it; the last
+# attempt carries ok/error). Not in STATUSES: a workflow never ends "retried".
+STATUS_RETRIED: Final = "retried"
 STATUSES: Final = (STATUS_OK, STATUS_ERROR, STATUS_CANCELLED)
 
 # --- metrics (OpenTelemetry names, units) -----------------------------------------------------
