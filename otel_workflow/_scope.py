@@ -20,6 +20,7 @@ from opentelemetry.util import types as otel_types
 
 from otel_workflow import semconv
 from otel_workflow._guard import report_internal_error
+from otel_workflow.scrub import scrub_attributes
 
 
 class Execution:
@@ -89,7 +90,12 @@ def normalize_attributes(values: Mapping[str, Any]) -> dict[str, otel_types.Attr
         if value is None:
             continue
         out[semconv.ATTRIBUTE_ALIASES.get(key, key)] = _to_attribute_value(value)
-    return out
+    # Secret-named keys redacted, secret-shaped strings scrubbed (user.id and session.id
+    # are identifiers the tracking API asks for, so only their values are scrubbed).
+    return scrub_attributes(out, keep=_TRACKING_NAMES)
+
+
+_TRACKING_NAMES = frozenset(semconv.ATTRIBUTE_ALIASES.values())
 
 
 @contextmanager
