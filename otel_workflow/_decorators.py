@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
 import wrapt
 
-from otel_workflow import semconv
-from otel_workflow._instrumented import Instrumented
+from otel_workflow import semconv, settings
+from otel_workflow._drivers import Instrumented
 from otel_workflow._threads import ensure_context_propagation
 from otel_workflow.capture import CaptureLimits
 
@@ -23,28 +22,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _logger = logging.getLogger("otel_workflow")
 
-ENV_CAPTURE = "OTEL_WORKFLOW_CAPTURE"
-"""Default argument/return capture for every decorator: ``none`` (default), ``args``,
-``result`` or ``all`` (``true``/``false`` also accepted).  A decorator's ``capture=``
-option wins over it."""
-
-_CAPTURE_VALUES = {
-    "none": (False, False), "false": (False, False), "0": (False, False), "": (False, False),
-    "args": (True, False), "input": (True, False),
-    "result": (False, True), "output": (False, True),
-    "all": (True, True), "true": (True, True), "1": (True, True),
-}  # fmt: skip
+ENV_CAPTURE = settings.CAPTURE.name
 
 
 def _capture_from_env() -> tuple[bool, bool]:
-    raw = os.environ.get(ENV_CAPTURE, "none").strip().lower()
-    if raw not in _CAPTURE_VALUES:
-        _logger.warning(
-            "Invalid value %r for %s (expected none, args, result or all); capturing nothing",
-            raw, ENV_CAPTURE,
-        )  # fmt: skip
-        return False, False
-    return _CAPTURE_VALUES[raw]
+    return settings.CAPTURE.get()  # an invalid value warns once, not once per decorator
 
 
 def _capture_option(decorator: str, capture: bool | str | None) -> tuple[bool, bool]:
@@ -53,7 +35,7 @@ def _capture_option(decorator: str, capture: bool | str | None) -> tuple[bool, b
     if isinstance(capture, bool):
         return capture, capture
     if isinstance(capture, str) and capture.lower() in ("args", "result", "all", "none"):
-        return _CAPTURE_VALUES[capture.lower()]
+        return settings.parse_capture(capture)
     raise ValueError(
         f"{decorator}: capture must be True, False, 'args', 'result', 'all' or 'none', "
         f"got {capture!r}"

@@ -54,9 +54,9 @@ CURRENT_CALL: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
 class CallInfo:
     """What a hook knows about one workflow or step call (one attempt of a step)."""
 
-    __slots__ = ("args", "attempt", "execution_id", "func", "is_async", "kind", "kwargs",
-                 "name", "parent", "span", "step_index", "substitute", "workflow",
-                 "workflow_type", "_signature")  # fmt: skip
+    __slots__ = ("_signature", "args", "attempt", "execution_id", "func", "is_async", "kind",
+                 "kwargs", "name", "parent", "span", "step_index", "substitute", "workflow",
+                 "workflow_type")  # fmt: skip
 
     def __init__(
         self, *, kind: str, name: str, workflow: str, workflow_type: str = "",

@@ -26,10 +26,11 @@ from otel_workflow.scrub import scrub_attributes
 class Execution:
     """One run of a workflow: its identity, root span and step counter."""
 
-    __slots__ = ("execution_id", "name", "span", "step_counter")
+    __slots__ = ("execution_id", "name", "span", "step_counter", "workflow_type")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, workflow_type: str = "") -> None:
         self.name = name
+        self.workflow_type = workflow_type
         # 64 random bits: unique enough per store and far cheaper than uuid4.
         self.execution_id = os.urandom(8).hex()
         # The root span, set once started, so ow.attributes() can reach it later.

@@ -45,6 +45,18 @@ ERROR_TYPE: Final = "error.type"  # semconv: fully qualified exception class nam
 ERROR_CATEGORY: Final = "workflow.error.category"
 """One of the categories in :mod:`otel_workflow.diagnosis.categories`."""
 
+# The semantic conventions' ``exception`` span event and its attributes.
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+EXCEPTION_ESCAPED: Final = "exception.escaped"
+
+# --- pauses (time spent in hooks, e.g. stopped at a breakpoint) ---------------------------------
+PAUSED_EVENT: Final = "workflow.paused"
+WORKFLOW_PAUSE_DURATION: Final = "workflow.pause.duration"
+"""Seconds a span spent paused in hooks: not in its metrics, subtracted by the store."""
+
 # --- captured values (opt-in) ----------------------------------------------------------------
 CAPTURE_INPUT: Final = "workflow.input"
 CAPTURE_OUTPUT: Final = "workflow.output"

@@ -27,9 +27,34 @@ def test_sync_retries_until_success(ow_telemetry: TelemetryCapture) -> None:
     spans.sort(key=lambda s: s.attributes[semconv.STEP_ATTEMPT])
     assert [s.attributes[semconv.STEP_ATTEMPT] for s in spans] == [1, 2, 3]
     statuses = [s.attributes.get(semconv.WORKFLOW_STATUS, "ok") for s in spans]
-    assert statuses == ["error", "error", "ok"]
+    assert statuses == ["retried", "retried", "ok"]
     step_label = {semconv.LABEL_STEP: "flaky"}
     assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **step_label) == 3
+    retried = {**step_label, semconv.LABEL_STATUS: semconv.STATUS_RETRIED}
+    assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **retried) == 2
+    failed = {**step_label, semconv.LABEL_STATUS: semconv.STATUS_ERROR}
+    assert ow_telemetry.counter(semconv.METRIC_STEP_EXECUTIONS, **failed) == 0
+    # A recovered step has no failure to count.
+    assert ow_telemetry.counter(semconv.METRIC_STEP_ERRORS, **step_label) == 0
+
+
+def test_retried_attempt_keeps_its_exception_event(ow_telemetry: TelemetryCapture) -> None:
+    """A retried attempt records what went wrong, without an ERROR span status."""
+    calls = []
+
+    @ow.step(name="once_more", retries=1, retry_on=TimeoutError)
+    def once_more() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TimeoutError("slow")
+        return "ok"
+
+    assert once_more() == "ok"
+    first = min(ow_telemetry.step_spans("once_more"),
+                key=lambda s: s.attributes[semconv.STEP_ATTEMPT])  # fmt: skip
+    assert first.attributes[semconv.ERROR_TYPE] == "TimeoutError"
+    assert [e.name for e in first.events] == ["exception"]
+    assert first.status.status_code.name == "UNSET"
 
 
 def test_retries_exhausted_raises_last_error(ow_telemetry: TelemetryCapture) -> None:
@@ -43,7 +68,12 @@ def test_retries_exhausted_raises_last_error(ow_telemetry: TelemetryCapture) -> 
     with pytest.raises(TimeoutError) as caught:
         always()
     assert str(caught.value) == "2"
-    assert len(ow_telemetry.step_spans("always")) == 3
+    spans = sorted(ow_telemetry.step_spans("always"),
+                   key=lambda s: s.attributes[semconv.STEP_ATTEMPT])  # fmt: skip
+    statuses = [s.attributes[semconv.WORKFLOW_STATUS] for s in spans]
+    assert statuses == ["retried", "retried", "error"]
+    # Only the final failure counts as an error.
+    assert ow_telemetry.counter(semconv.METRIC_STEP_ERRORS, **{semconv.LABEL_STEP: "always"}) == 1
 
 
 def test_non_retryable_error_is_not_retried(ow_telemetry: TelemetryCapture) -> None:

@@ -1,0 +1,382 @@
+"""The call paths over the step machine: thin drivers, one per kind of callable.
+
+Each driver is a wrapt wrapper ``(wrapped, instance, args, kwargs)`` that runs the phases
+of :class:`~otel_workflow._instrumented.StepMachine` around the body.  They differ only in
+how the body runs (called, awaited, resumed) and in whether hooks' awaitables are awaited
+(async) or hooks may only block (sync).  The plain-step fast paths inline the common case
+(no retries, capture or hooks) with the same behaviour: that is what ``make bench``
+measures against a hand-written span.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import types
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
+from typing import Any
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+
+from otel_workflow import semconv
+from otel_workflow._guard import report_internal_error
+from otel_workflow._instrumented import (
+    Call,
+    StepMachine,
+    _attach,
+    _detach,
+    _get_current,
+    _perf_counter,
+    _set_span_in_context,
+)
+from otel_workflow._metrics import StatusCells
+from otel_workflow._runtime import RUNTIME
+from otel_workflow._scope import CURRENT_SCOPE
+
+_thread_time = time.thread_time
+
+# Only coroutines are driven by cpu_timed: an arbitrary awaitable has no send/throw.
+_CoroutineType = types.CoroutineType
+
+
+@types.coroutine
+def cpu_timed(coroutine: Any, cpu: list[float]) -> Generator[Any, Any, Any]:
+    """Await ``coroutine``, adding to ``cpu[0]`` the thread CPU time of its own slices only.
+
+    Measuring ``thread_time()`` around an ``await`` would also count every other task the
+    event loop ran in between; resuming the coroutine by hand counts just its own slices.
+    Anything with the coroutine protocol (``send``/``throw``/``close``) works, including
+    the awaitables an async generator's ``asend()``/``athrow()`` return.  (A generator
+    rather than a class with ``__await__``: one object less per call on the hot path.)
+    """
+    to_send: Any = None
+    to_throw: BaseException | None = None
+    while True:
+        c0 = _thread_time()
+        try:
+            if to_throw is None:
+                yielded = coroutine.send(to_send)
+            else:
+                exc, to_throw = to_throw, None
+                yielded = coroutine.throw(exc)
+        except StopIteration as stop:
+            cpu[0] += _thread_time() - c0
+            return stop.value
+        except BaseException:
+            cpu[0] += _thread_time() - c0
+            raise
+        cpu[0] += _thread_time() - c0
+        try:
+            to_send = yield yielded
+        except GeneratorExit:
+            coroutine.close()
+            raise
+        except BaseException as exc:  # cancellation and throw() go to the coroutine
+            to_throw = exc
+
+
+class Instrumented(StepMachine):
+    """A workflow or step with its call paths (the wrappers ``_decorators`` installs)."""
+
+    # -- sync ----------------------------------------------------------------------------
+    def call_sync(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        attempt = 1
+        while True:
+            call = self.begin_guarded(args, kwargs, attempt, True)
+            if call is None:
+                return wrapped(*args, **kwargs)
+            info = call.info
+            if info is not None:
+                self.run_hooks_sync(call, "before")
+                if info.has_substitute:
+                    self.finish(call, None, info.substitute)
+                    return info.substitute
+                args, kwargs = info.args, info.kwargs
+            c0 = _thread_time()
+            try:
+                result = wrapped(*args, **kwargs)
+            except BaseException as exc:
+                call.cpu = _thread_time() - c0
+                self.finish(call, exc)
+                if call.retry:
+                    time.sleep(self.retry_delay(attempt))
+                    attempt += 1
+                    continue
+                raise
+            call.cpu = _thread_time() - c0
+            self.finish(call, None, result)
+            return result
+
+    # -- async ---------------------------------------------------------------------------
+    def call_async(
+        self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Awaitable[Any]:  # fmt: skip
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        return self._run_async(wrapped, args, kwargs)
+
+    async def _run_async(
+        self, wrapped: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        attempt = 1
+        while True:
+            call = self.begin_guarded(args, kwargs, attempt, True, True)
+            if call is None:
+                return await wrapped(*args, **kwargs)
+            info = call.info
+            if info is not None:
+                pending = self.run_hooks(call, "before")
+                if pending:
+                    await self.await_hooks(call, pending)
+                if info.has_substitute:
+                    await self.finish_async(call, None, info.substitute)
+                    return info.substitute
+                args, kwargs = info.args, info.kwargs
+            cpu = [0.0]
+            try:
+                awaitable = wrapped(*args, **kwargs)
+                if type(awaitable) is _CoroutineType:
+                    awaitable = cpu_timed(awaitable, cpu)
+                result = await awaitable
+            except BaseException as exc:
+                call.cpu = cpu[0]
+                await self.finish_async(call, exc)
+                if call.retry:
+                    await asyncio.sleep(self.retry_delay(attempt))
+                    attempt += 1
+                    continue
+                raise
+            call.cpu = cpu[0]
+            await self.finish_async(call, None, result)
+            return result
+
+    # -- the plain-step fast paths -------------------------------------------------------
+    def _open_step(self, rt: Any) -> tuple[Any, Any, StatusCells] | None:
+        """Start a plain step's span: (span, token, cells), or None to run uninstrumented."""
+        span = token = None
+        try:
+            ctx = _get_current()
+            if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY):
+                return None
+            scope = CURRENT_SCOPE.get()
+            execution = scope.execution
+            if execution is None:
+                cells = self._step_cells.get("") or self._bind_step("")
+                index = 0
+            else:
+                cells = self._step_cells.get(execution.name) or self._bind_step(execution.name)
+                index = next(execution.step_counter)
+            tracer = rt.tracer
+            if tracer is not None:
+                attrs = {**scope.step_attributes, **self.attributes}
+                attrs[semconv.STEP_INDEX] = index
+                attrs[semconv.STEP_ATTEMPT] = 1
+                span = tracer.start_span(self.name, ctx, attributes=attrs)
+                token = _attach(_set_span_in_context(span, ctx))
+            return span, token, cells
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+            if token is not None:
+                _detach(token)
+            if span is not None:
+                span.end()
+            return None
+
+    @staticmethod
+    def _close_step(span: Any, token: Any, cells: StatusCells, duration: float,
+                    cpu: float) -> None:  # fmt: skip
+        try:
+            if span is not None:
+                _detach(token)
+                span.set_attribute(semconv.STEP_CPU_TIME, cpu)
+                span.end()
+            cells.ok.observe_with_cpu(duration, cpu, span)
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+
+    def _step_failed(
+        self, span: Any, token: Any, cells: StatusCells, start: float, cpu: float,
+        exc: BaseException,
+    ) -> None:  # fmt: skip
+        call = Call()
+        call.span, call.token, call.cells, call.cpu, call.start = span, token, cells, cpu, start
+        self.finish(call, exc)
+
+    def call_sync_step(
+        self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        """:meth:`call_sync` inlined for the common case: a plain sync step."""
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        if rt.hooks:
+            return self.call_sync(wrapped, instance, args, kwargs)
+        opened = self._open_step(rt)
+        if opened is None:
+            return wrapped(*args, **kwargs)
+        span, token, cells = opened
+        start = _perf_counter()
+        c0 = _thread_time()
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            self._step_failed(span, token, cells, start, _thread_time() - c0, exc)
+            raise
+        cpu = _thread_time() - c0
+        self._close_step(span, token, cells, _perf_counter() - start, cpu)
+        return result
+
+    def call_async_step(
+        self, wrapped: Callable[..., Awaitable[Any]], instance: Any, args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Awaitable[Any]:  # fmt: skip
+        """:meth:`call_async` for the common case: a plain async step."""
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return wrapped(*args, **kwargs)
+        if rt.hooks:
+            return self._run_async(wrapped, args, kwargs)
+        return self._run_async_step(wrapped, args, kwargs)
+
+    async def _run_async_step(
+        self, wrapped: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        opened = self._open_step(RUNTIME)
+        if opened is None:
+            return await wrapped(*args, **kwargs)
+        span, token, cells = opened
+        start = _perf_counter()
+        cpu = [0.0]
+        try:
+            awaitable = wrapped(*args, **kwargs)
+            if type(awaitable) is _CoroutineType:
+                awaitable = cpu_timed(awaitable, cpu)
+            result = await awaitable
+        except BaseException as exc:
+            self._step_failed(span, token, cells, start, cpu[0], exc)
+            raise
+        self._close_step(span, token, cells, _perf_counter() - start, cpu[0])
+        return result
+
+    # -- generators ----------------------------------------------------------------------
+    def call_generator(
+        self, wrapped: Callable[..., Generator[Any, Any, Any]], instance: Any,
+        args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> Generator[Any, Any, Any]:  # fmt: skip
+        generator = wrapped(*args, **kwargs)
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return generator
+        return self._drive_generator(generator, args, kwargs)
+
+    def call_async_generator(
+        self, wrapped: Callable[..., AsyncGenerator[Any, Any]], instance: Any,
+        args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> AsyncGenerator[Any, Any]:  # fmt: skip
+        agen = wrapped(*args, **kwargs)
+        rt = RUNTIME
+        if not rt.active and not rt.wake():
+            return agen
+        return self._drive_async_generator(agen, args, kwargs)
+
+    def _drive_generator(
+        self, generator: Generator[Any, Any, Any], args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Generator[Any, Any, Any]:  # fmt: skip
+        # Creating a generator runs none of its body, so the span starts at the first
+        # resume; it stays open until the generator is exhausted, closed or collected, and
+        # its context is attached only while the body runs, never between items.
+        call = self.begin_guarded(args, kwargs, 1, True)
+        if call is None:
+            return (yield from generator)
+        if call.info is not None:
+            self.run_hooks_sync(call, "before")
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            c0 = _thread_time()
+            try:
+                if to_throw is not None:
+                    exc, to_throw = to_throw, None
+                    item = generator.throw(exc)
+                else:
+                    item = generator.send(to_send)
+            except StopIteration as stop:
+                call.cpu += _thread_time() - c0
+                self.finish(call, None, stop.value)
+                return stop.value
+            except BaseException as exc:
+                call.cpu += _thread_time() - c0
+                self.finish(call, exc)
+                raise
+            call.cpu += _thread_time() - c0
+            self.leave_quietly(call)
+            try:
+                to_send = yield item
+            except GeneratorExit as exit_:
+                self.enter_quietly(call)
+                try:
+                    generator.close()
+                finally:
+                    self.finish(call, exit_)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+            self.enter_quietly(call)
+
+    async def _drive_async_generator(
+        self, agen: AsyncGenerator[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> AsyncGenerator[Any, Any]:  # fmt: skip
+        call = self.begin_guarded(args, kwargs, 1, True, True)
+        if call is None:
+            async for item in agen:
+                yield item
+            return
+        if call.info is not None:
+            pending = self.run_hooks(call, "before")
+            if pending:
+                await self.await_hooks(call, pending)
+        to_send: Any = None
+        to_throw: BaseException | None = None
+        while True:
+            cpu = [call.cpu]
+            try:
+                if to_throw is not None:
+                    exc, to_throw = to_throw, None
+                    resume = agen.athrow(exc)
+                else:
+                    resume = agen.asend(to_send)
+                item = await cpu_timed(resume, cpu)
+            except StopAsyncIteration:
+                call.cpu = cpu[0]
+                await self.finish_async(call, None)
+                return
+            except BaseException as exc:
+                call.cpu = cpu[0]
+                await self.finish_async(call, exc)
+                raise
+            call.cpu = cpu[0]
+            self.leave_quietly(call)
+            try:
+                to_send = yield item
+            except GeneratorExit as exit_:
+                self.enter_quietly(call)
+                try:
+                    await agen.aclose()
+                finally:
+                    await self.finish_async(call, exit_)
+                raise
+            except BaseException as exc:
+                to_throw = exc
+            self.enter_quietly(call)
