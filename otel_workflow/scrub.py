@@ -28,6 +28,7 @@ __all__ = [
     "REDACTED",
     "TRUNCATED_MARK",
     "exception_summary",
+    "is_inert",
     "is_secret_key",
     "scrub_attributes",
     "scrub_text",
@@ -148,6 +149,18 @@ def _scrub_shapes(text: str) -> str:
         text = _KEY_VALUE.sub(_key_value, text)
     text = _AWS_KEY.sub(REDACTED, text)
     return _API_TOKEN.sub(REDACTED, text)
+
+
+# ASCII letters and digits, at most 19 of them: too short for an AWS key (20), and without
+# the ``:``/``=``/``.``/``_``/``-``/space that every other pattern needs.  Keep this in step
+# with the patterns above.
+_INERT_MAX = 19
+
+
+def is_inert(text: str) -> bool:
+    """True when no shape pattern can match ``text``, decided cheaply (short ASCII
+    alphanumerics); such a string passes :func:`scrub_text` unchanged."""
+    return len(text) <= _INERT_MAX and text.isascii() and text.isalnum()
 
 
 def scrub_text(text: str, max_length: int = 1024) -> str:
