@@ -35,15 +35,15 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-
-from otel_workflow import semconv
-from otel_workflow._guard import report_internal_error
 from otel_workflow.exporters.aggregates import (
     COUNTER,
     HISTOGRAM,
     MetricFamily,
     collect_families,
 )
+
+from otel_workflow import semconv, settings
+from otel_workflow._guard import report_internal_error
 
 try:  # SDK >= 1.26
     from opentelemetry.sdk.metrics._internal.exemplar import Exemplar
@@ -52,8 +52,7 @@ except ImportError:  # pragma: no cover
 
 _logger = logging.getLogger("otel_workflow")
 
-ENV_METRICS_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
-_DEFAULT_INTERVAL_MS = 60000
+ENV_METRICS_EXPORT_INTERVAL = settings.METRIC_EXPORT_INTERVAL.name
 
 
 def otlp_configured() -> bool:
@@ -69,11 +68,8 @@ def otlp_configured() -> bool:
 
 
 def _protocol(signal: str) -> str:
-    return (
-        os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_PROTOCOL")
-        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    ).strip()
+    specific = {"TRACES": settings.OTLP_TRACES_PROTOCOL}.get(signal, settings.OTLP_METRICS_PROTOCOL)
+    return specific.lookup() or settings.OTLP_PROTOCOL.get()
 
 
 def _signal_url(endpoint: str, path: str) -> str:
@@ -174,12 +170,7 @@ class OTLPMetricsPusher:
         self, exporter: MetricExporter, resource: Resource, interval: float | None = None
     ) -> None:
         if interval is None:
-            raw = os.environ.get(ENV_METRICS_EXPORT_INTERVAL, str(_DEFAULT_INTERVAL_MS))
-            try:
-                interval = float(raw) / 1000.0
-            except ValueError:
-                _logger.warning("Invalid %s=%r; using 60s", ENV_METRICS_EXPORT_INTERVAL, raw)
-                interval = _DEFAULT_INTERVAL_MS / 1000.0
+            interval = settings.METRIC_EXPORT_INTERVAL.get() / 1000.0
         if interval <= 0:
             raise ValueError(f"metric export interval must be > 0 seconds, got {interval!r}")
         self.exporter = exporter
@@ -210,13 +201,22 @@ class OTLPMetricsPusher:
     def force_flush(self, timeout_millis: float = 10000) -> bool:
         return self.export_once(timeout_millis)
 
-    def shutdown(self, timeout_millis: float = 10000) -> None:
+    def shutdown(self, timeout_millis: float = 10000) -> bool:
+        """Stop the timer and export the last interval, all within ``timeout_millis``."""
         if self._stop.is_set():
-            return
+            return True
+        end = time.monotonic() + timeout_millis / 1000.0
+
+        def remaining_millis() -> float:
+            return max(0.0, (end - time.monotonic()) * 1000.0)
+
         self._stop.set()
-        self._thread.join(timeout=timeout_millis / 1000.0)
-        self.export_once(timeout_millis)
+        self._thread.join(timeout=remaining_millis() / 1000.0)
+        # The counts since the last tick would be lost without this final export.
+        exported = self.export_once(remaining_millis())
         try:
-            self.exporter.shutdown(timeout_millis=timeout_millis)
+            self.exporter.shutdown(timeout_millis=remaining_millis())
         except Exception as exc:
             report_internal_error("exporter.otlp_metrics", exc)
+            return False
+        return exported

@@ -15,10 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from otel_workflow._runtime import env_flag
-
-ENV_PROPAGATE_THREADS = "OTEL_WORKFLOW_PROPAGATE_THREADS"
-"""``false`` leaves ``ThreadPoolExecutor.submit`` unpatched (default ``true``)."""
+from otel_workflow import settings
 
 _lock = threading.Lock()
 _original_submit: Callable[..., Future[Any]] | None = None
@@ -38,7 +35,7 @@ def ensure_context_propagation() -> None:
     if _original_submit is not None:
         return
     with _lock:
-        if _original_submit is not None or not env_flag(ENV_PROPAGATE_THREADS, True):
+        if _original_submit is not None or not settings.PROPAGATE_THREADS.get():
             return
         _original_submit = ThreadPoolExecutor.submit
         ThreadPoolExecutor.submit = _submit_in_context  # type: ignore[method-assign,assignment]

@@ -11,20 +11,22 @@ a step (or a workflow, prefixed ``workflow=``)::
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Collection
 from typing import Any
 
+from otel_workflow import settings
 from otel_workflow.proxy import instrument, uninstrument
 
-ENV_INSTRUMENT = "OTEL_WORKFLOW_INSTRUMENT"
-"""Comma-separated ``module:attr[=step|workflow]`` targets for the instrumentor."""
+ENV_INSTRUMENT = settings.INSTRUMENT.name
 
 _logger = logging.getLogger("otel_workflow")
 
 
 def parse_targets(raw: str) -> list[tuple[str, str]]:
-    """``"a:f=workflow, b:C.m"`` -> ``[("a:f", "workflow"), ("b:C.m", "step")]``."""
+    """``"a:f=workflow, b:C.m"`` -> ``[("a:f", "workflow"), ("b:C.m", "step")]``.
+
+    A target with an unknown kind is dropped with a warning; the others are kept.
+    """
     targets = []
     for item in raw.split(","):
         item = item.strip()
@@ -33,7 +35,9 @@ def parse_targets(raw: str) -> list[tuple[str, str]]:
         path, _, kind = item.partition("=")
         kind = kind.strip() or "step"
         if kind not in ("step", "workflow"):
-            raise ValueError(f"{ENV_INSTRUMENT}: {item!r}: kind must be step or workflow")
+            settings.INSTRUMENT.warn_invalid(item, "kind must be step or workflow",
+                                             "the other targets")  # fmt: skip
+            continue
         targets.append((path.strip(), kind))
     return targets
 
@@ -50,13 +54,7 @@ class WorkflowInstrumentor:
 
     def instrument(self, **kwargs: Any) -> None:
         """Patch every target named in ``OTEL_WORKFLOW_INSTRUMENT`` (or ``targets=``)."""
-        raw = kwargs.get("targets") or os.environ.get(ENV_INSTRUMENT, "")
-        try:
-            targets = parse_targets(raw)
-        except ValueError:
-            _logger.warning("otel-workflow: ignoring %s", ENV_INSTRUMENT, exc_info=True)
-            return
-        for path, kind in targets:
+        for path, kind in parse_targets(kwargs.get("targets") or settings.INSTRUMENT.get()):
             try:
                 instrument(path, kind=kind)
             except (ValueError, TypeError) as exc:

@@ -20,12 +20,14 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from otel_workflow import settings
+
 if TYPE_CHECKING:
     from otel_workflow.analytics.email import SmtpSettings
     from otel_workflow.analytics.engine import AnalyticsEngine
 
 _DEFAULT_STORE = "otel-workflow.db"
-_ENV_STORE = "OTEL_WORKFLOW_STORE"  # the same variable configure() reads
+_ENV_STORE = settings.STORE.name
 
 
 def register(subparsers: Any) -> None:
@@ -100,7 +102,7 @@ def _engine(args: argparse.Namespace) -> AnalyticsEngine:
 
     if args.prometheus:
         return AnalyticsEngine.from_prometheus(args.prometheus)
-    path = args.store or os.environ.get(_ENV_STORE) or _DEFAULT_STORE
+    path = args.store or settings.STORE.get() or _DEFAULT_STORE
     if not Path(path).is_file():
         raise FileNotFoundError(f"no store at {path} (give --store PATH or --prometheus URL)")
     return AnalyticsEngine.from_store(path)
