@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 _logger = logging.getLogger("otel_workflow")
 
 _lock = threading.Lock()
 _counts: dict[str, int] = {}
 _logged: set[tuple[str, type[BaseException]]] = set()
+# Called with every reported error (not only the first of a kind): the pytest plugin in
+# otel_workflow.testing collects them so a test fails on our own swallowed errors.
+_listeners: list[Callable[[str, BaseException], None]] = []
 
 
 def report_internal_error(component: str, exc: BaseException) -> None:
@@ -31,6 +35,7 @@ def report_internal_error(component: str, exc: BaseException) -> None:
             first = key not in _logged
             if first:
                 _logged.add(key)
+            listeners = tuple(_listeners)
         if first:
             _logger.warning(
                 "otel-workflow: internal error in %s (logged once, then counted); "
@@ -38,8 +43,28 @@ def report_internal_error(component: str, exc: BaseException) -> None:
                 component,
                 exc_info=(type(exc), exc, exc.__traceback__),
             )
+        for listener in listeners:
+            listener(component, exc)
     except Exception:  # pragma: no cover - logging itself failed; nothing more to do
         pass
+
+
+def add_internal_error_listener(
+    listener: Callable[[str, BaseException], None],
+) -> Callable[[], None]:
+    """Call ``listener(component, exc)`` on every reported error; returns its remover.
+
+    A listener must not raise (an exception from it is swallowed with the report).
+    """
+    with _lock:
+        _listeners.append(listener)
+
+    def remove() -> None:
+        with _lock:
+            if listener in _listeners:
+                _listeners.remove(listener)
+
+    return remove
 
 
 def internal_error_counts() -> dict[str, int]:
