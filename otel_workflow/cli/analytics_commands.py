@@ -5,7 +5,9 @@
     otel-workflow trends --metric error_rate --interval 15m --format csv
     otel-workflow export --kind steps --format json --out steps.json
 
-Tables (rich, the ``cli`` extra) are for people; ``--format csv|json`` is for machines.
+Tables are for people (durations in µs/ms/s, rates as percentages, fitted to ``$COLUMNS``
+or the terminal); ``--format csv|json`` is for machines (raw seconds in ``*_seconds``
+columns, rates as fractions).
 The source is ``--store PATH`` (default ``$OTEL_WORKFLOW_STORE`` or ``otel-workflow.db``)
 or ``--prometheus URL``.
 """
@@ -15,13 +17,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-_ENV_STORE = "OTEL_WORKFLOW_STORE"
+from otel_workflow import settings
+from otel_workflow._units import format_duration, format_percent, format_rate
+from otel_workflow.cli._table import Column, output_width, render
+
+_ENV_STORE = settings.STORE.name
 _DEFAULT_STORE = "otel-workflow.db"
 _FORMATS = ("table", "csv", "json")
 
@@ -106,14 +111,33 @@ def _engine(args: argparse.Namespace) -> Any:
 
     if args.prometheus:
         return AnalyticsEngine.from_prometheus(args.prometheus)
-    path = args.store or os.environ.get(_ENV_STORE) or _DEFAULT_STORE
+    path = args.store or settings.STORE.get() or _DEFAULT_STORE
     return AnalyticsEngine.from_store(path)
 
 
 # --- output ------------------------------------------------------------------------------
+# Tables for people show durations in human units and rates as percentages
+# (otel_workflow._units, shared with the report); CSV and JSON keep raw seconds and
+# fractions, with the unit in the column name.
+_SECONDS_FIELDS = frozenset(
+    {"avg", "min", "max", "p50", "p95", "p99", "total_cpu_time", "avg_cpu_time"}
+)
+_DURATION_TRENDS = frozenset({"avg", "p50", "p95", "p99"})
+_RATE_TRENDS = frozenset({"error_rate", "success_rate"})
+
+
+def _machine_key(field: str, metric: str | None = None) -> str:
+    """The CSV/JSON name of a field: seconds get a ``_seconds`` suffix."""
+    if field == "value" and metric is not None:  # a trend's value: the metric column names it
+        if metric in _DURATION_TRENDS:
+            return "value_seconds"
+        return "value_per_minute" if metric == "throughput" else "value"
+    return f"{field}_seconds" if field in _SECONDS_FIELDS else field
+
+
 def _cell(value: Any) -> str:
     if value is None:
-        return ""
+        return "-"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, datetime):
@@ -121,61 +145,99 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _seconds(value: Any) -> str:
-    if value is None:
-        return "-"
-    if value < 1.0:
-        return f"{value * 1000:.1f}ms"
-    return f"{value:.2f}s"
+def _per_minute(value: Any) -> str:
+    return "-" if value is None else format_rate(value / 60.0, "min")
 
 
-def _percent(value: Any) -> str:
-    return "-" if value is None else f"{value * 100:.1f}%"
-
-
-def _number(value: Any) -> str:
-    return "-" if value is None else f"{value:,.4g}"
+def _int(value: Any) -> str:
+    return "-" if value is None else f"{value:,.0f}"
 
 
 def _time(value: Any) -> str:
     return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-# Compact columns for people: (header, field, formatter).  CSV and JSON keep every field.
-_TABLES: dict[str, tuple[tuple[str, str, Callable[[Any], str]], ...]] = {
+def _trend_value(metric: str) -> tuple[str, Callable[[Any], str]]:
+    if metric in _DURATION_TRENDS:
+        return metric, format_duration
+    if metric in _RATE_TRENDS:
+        return metric.replace("_", " "), format_percent
+    if metric == "throughput":
+        return "per min", _per_minute
+    return "runs" if metric == "count" else metric, _int
+
+
+_Spec = tuple[tuple[Column, str, Callable[[Any], str]], ...]
+
+
+def _col(header: str, priority: int = 0, *, numeric: bool = True) -> Column:
+    return Column(header, numeric=numeric, priority=priority)
+
+
+_NAME = False  # numeric=False: a left-aligned name column
+
+# Compact columns for people: (column, field, formatter).  CSV and JSON keep every field.
+# Priority 0 is always shown; at a narrow width the highest numbers are left out first.
+_TABLES: dict[str, _Spec] = {
     "WorkflowStats": (
-        ("workflow", "workflow", str), ("type", "workflow_type", str), ("runs", "count", str),
-        ("failed", "failed", str), ("cancelled", "cancelled", str),
-        ("success", "success_rate", _percent), ("avg", "avg", _seconds),
-        ("p50", "p50", _seconds), ("p95", "p95", _seconds), ("p99", "p99", _seconds),
-        ("max", "max", _seconds), ("per min", "throughput_per_minute", _number),
+        (_col("workflow", numeric=_NAME), "workflow", str),
+        (_col("type", 2, numeric=_NAME), "workflow_type", str),
+        (_col("runs"), "count", _int), (_col("failed", 1), "failed", _int),
+        (_col("cancelled", 3), "cancelled", _int),
+        (_col("success"), "success_rate", format_percent),
+        (_col("avg", 1), "avg", format_duration), (_col("p50", 3), "p50", format_duration),
+        (_col("p95"), "p95", format_duration), (_col("p99", 2), "p99", format_duration),
+        (_col("max", 1), "max", format_duration),
+        (_col("per min", 2), "throughput_per_minute", _per_minute),
     ),
     "StepStats": (
-        ("workflow", "workflow", str), ("step", "step", str), ("runs", "count", str),
-        ("failed", "failed", str), ("errors", "error_rate", _percent),
-        ("avg", "avg", _seconds), ("p50", "p50", _seconds), ("p95", "p95", _seconds),
-        ("p99", "p99", _seconds), ("max", "max", _seconds), ("cpu avg", "avg_cpu_time", _seconds),
-    ),
-    "TrendPoint": (
-        ("start", "start", _time), ("end", "end", _time), ("workflow", "workflow", _cell),
-        ("value", "value", _number), ("runs", "count", _number),
+        (_col("workflow", numeric=_NAME), "workflow", str),
+        (_col("step", numeric=_NAME), "step", str),
+        (_col("runs"), "count", _int), (_col("failed", 1), "failed", _int),
+        (_col("errors"), "error_rate", format_percent), (_col("avg", 1), "avg", format_duration),
+        (_col("p50", 3), "p50", format_duration), (_col("p95"), "p95", format_duration),
+        (_col("p99", 2), "p99", format_duration), (_col("max", 1), "max", format_duration),
+        (_col("cpu avg", 3), "avg_cpu_time", format_duration),
     ),
     "UserStats": (
-        ("user", "user_id", str), ("runs", "executions", str), ("failed", "failed", str),
-        ("errors", "error_rate", _percent), ("avg", "avg", _seconds), ("p95", "p95", _seconds),
-        ("first seen", "first_seen", _time), ("last seen", "last_seen", _time),
+        (_col("user", numeric=_NAME), "user_id", str), (_col("runs"), "executions", _int),
+        (_col("failed", 1), "failed", _int), (_col("errors"), "error_rate", format_percent),
+        (_col("avg", 1), "avg", format_duration), (_col("p95"), "p95", format_duration),
+        (_col("first seen", 2, numeric=_NAME), "first_seen", _time),
+        (_col("last seen", 2, numeric=_NAME), "last_seen", _time),
     ),
     "ErrorTypeStats": (
-        ("workflow", "workflow", str), ("step", "step", str), ("error type", "error_type", str),
-        ("category", "error_category", str), ("count", "count", str),
+        (_col("workflow", numeric=_NAME), "workflow", str),
+        (_col("step", numeric=_NAME), "step", str),
+        (_col("error type", numeric=_NAME), "error_type", str),
+        (_col("category", 1, numeric=_NAME), "error_category", str),
+        (_col("count"), "count", _int),
     ),
 }  # fmt: skip
+
+
+def _trend_spec(items: Sequence[Any]) -> _Spec:
+    header, fmt = _trend_value(items[0].metric)
+    workflow: _Spec = ((_col("workflow", numeric=_NAME), "workflow", _cell),)
+    return (
+        (_col("start", numeric=_NAME), "start", _time),
+        (_col("end", 1, numeric=_NAME), "end", _time),
+        *(workflow if any(i.workflow is not None for i in items) else ()),
+        (_col(header), "value", fmt),
+        (_col("runs", 1), "count", _int),
+    )
+
+
+def _record(item: Any) -> dict[str, Any]:
+    """A result as a machine record: field names with units, JSON-ready values."""
+    metric = getattr(item, "metric", None)
+    return {_machine_key(k, metric): v for k, v in item.to_dict().items()}
 
 
 def _emit(args: argparse.Namespace, title: str, items: Sequence[Any]) -> int:
     """Print result dataclasses as a table, CSV or JSON."""
     if args.format == "json":
-        json.dump([item.to_dict() for item in items], sys.stdout, indent=2)
+        json.dump([_record(item) for item in items], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if args.format == "csv":
@@ -183,39 +245,21 @@ def _emit(args: argparse.Namespace, title: str, items: Sequence[Any]) -> int:
 
         if items:
             names = [f.name for f in dataclasses.fields(items[0])]
-            write_csv(sys.stdout, names, ([getattr(i, n) for n in names] for i in items))
+            metric = getattr(items[0], "metric", None)
+            header = [_machine_key(n, metric) for n in names]
+            write_csv(sys.stdout, header, ([getattr(i, n) for n in names] for i in items))
         return 0
-    spec = _TABLES.get(type(items[0]).__name__) if items else None
-    if spec is None:
-        names = [f.name for f in dataclasses.fields(items[0])] if items else []
-        spec = tuple((n, n, _cell) for n in names)
-    rows = [[fmt(getattr(item, field)) for _, field, fmt in spec] for item in items]
-    _table(title, [header for header, _, _ in spec], rows)
-    return 0
-
-
-def _table(title: str, names: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    if not rows:
+    if not items:
         print(f"{title}: no data in the range")
-        return
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:  # the cli extra is not installed: plain aligned text
-        widths = [max(len(n), *(len(r[i]) for r in rows)) for i, n in enumerate(names)]
-        print(title)
-        print("  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)))
-        for row in rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        return
-    table = Table(title=title)
-    for name in names:
-        table.add_column(name, overflow="fold")
-    for row in rows:
-        table.add_row(*row)
-    # Piped output is not cut to 80 columns: a wide table stays readable in a file.
-    console = Console() if sys.stdout.isatty() else Console(width=200)
-    console.print(table)
+        return 0
+    kind = type(items[0]).__name__
+    spec = _trend_spec(items) if kind == "TrendPoint" else _TABLES.get(kind)
+    if spec is None:
+        spec = tuple((Column(f.name), f.name, _cell) for f in dataclasses.fields(items[0]))
+    rows = [[fmt(getattr(item, field)) for _, field, fmt in spec] for item in items]
+    for line in render(title, [column for column, _, _ in spec], rows, output_width()):
+        print(line)
+    return 0
 
 
 def _with_engine(
