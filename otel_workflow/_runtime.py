@@ -10,35 +10,16 @@ decorators call straight through, noticing a provider set later through
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
 from opentelemetry import trace
 
-from otel_workflow import semconv
+from otel_workflow import semconv, settings
 
 _logger = logging.getLogger("otel_workflow")
 
-ENV_ENABLED = "OTEL_WORKFLOW_ENABLED"
-"""``false`` turns every decorator into a plain call-through (default ``true``)."""
-
-_FALSE = {"false", "0", "no", "off"}
-_TRUE = {"true", "1", "yes", "on"}
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """A boolean environment variable; an invalid value warns and falls back."""
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    _logger.warning("Invalid value %r for %s; using %s", raw, name, default)
-    return default
+ENV_ENABLED = settings.ENABLED.name
 
 
 def _global_provider_is_set() -> bool:
@@ -52,7 +33,7 @@ class Runtime:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self.enabled = env_flag(ENV_ENABLED, True)
+        self.enabled = settings.ENABLED.get()
         self.tracer: trace.Tracer | None = None
         self.explicit_provider: trace.TracerProvider | None = None
         self.metrics_consumers = 0
@@ -70,8 +51,15 @@ class Runtime:
             tracer = None
             if provider is not None and not isinstance(provider, trace.NoOpTracerProvider):
                 tracer = provider.get_tracer(semconv.INSTRUMENTATION_SCOPE, _version())
+                if hasattr(tracer, "sampler"):  # an SDK tracer: record what it would drop
+                    from otel_workflow._sampling import wrap_tracer
+
+                    wrap_tracer(tracer)
             self.tracer = tracer
-            self.active = self.enabled and (tracer is not None or self.metrics_consumers > 0)
+            # A registered hook (the debugger, the diagnosis) is a consumer too.
+            self.active = self.enabled and (
+                tracer is not None or self.metrics_consumers > 0 or bool(self.hooks)
+            )
 
     def wake(self) -> bool:
         """Called on the inactive path: pick up a global provider set since; cheap when none."""
@@ -102,11 +90,15 @@ class Runtime:
 
     def add_hook(self, hook: Any) -> None:
         with self._lock:
+            if any(h is hook for h in self.hooks):
+                return
             self.hooks = (*self.hooks, hook)
+        self._refresh()
 
     def remove_hook(self, hook: Any) -> None:
         with self._lock:
             self.hooks = tuple(h for h in self.hooks if h is not hook)
+        self._refresh()
 
 
 def _version() -> str:
