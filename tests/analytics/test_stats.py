@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -185,7 +187,14 @@ def test_resource_usage_reports_memory_cpu_and_step_cpu(workload: Workload) -> N
         usage = engine.resource_usage()
     assert usage.memory_peak_bytes is not None and usage.memory_peak_bytes > 0
     assert usage.processes == 1
-    assert usage.process_cpu_seconds is not None and usage.process_cpu_seconds >= 0
+    # One process wrote the store: its CPU use is its last sample minus its first, and no
+    # more than this process has used so far.
+    with sqlite3.connect(workload.path) as db:
+        ((first, last),) = db.execute(
+            "SELECT min(cpu_seconds), max(cpu_seconds) FROM process_samples"
+        ).fetchall()
+    assert usage.process_cpu_seconds == pytest.approx(last - first)
+    assert usage.process_cpu_seconds <= time.process_time()
     by_step = {(s.workflow, s.step): s for s in usage.steps}
     for key, durations in workload.step_durations.items():
         assert by_step[key].total_cpu_time == pytest.approx(sum(d / 2 for d in durations))
