@@ -91,6 +91,7 @@ def test_each_batch_records_a_process_sample(tmp_path: Path, factory: SpanFactor
     assert all(s[0] == os.getpid() and int(str(s[1])) > 0 and float(str(s[2])) > 0 for s in samples)
 
 
+@pytest.mark.expect_internal_errors(COMPONENT)
 def test_failure_returns_failure_and_is_counted(tmp_path: Path, factory: SpanFactory) -> None:
     """A store error inside export returns FAILURE and is counted, never raised."""
     reset_internal_errors()

@@ -53,6 +53,7 @@ def test_no_sdk_calls_through() -> None:
     assert wrapper_flow(5) == 10
 
 
+@pytest.mark.expect_internal_errors("decorator")
 def test_internal_error_never_reaches_caller(
     ow_telemetry: TelemetryCapture, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
@@ -73,6 +74,7 @@ def test_internal_error_never_reaches_caller(
                                 **{semconv.LABEL_COMPONENT: "decorator"}) == 5  # fmt: skip
 
 
+@pytest.mark.expect_internal_errors("hook")
 def test_failing_hook_does_not_break_call(ow_telemetry: TelemetryCapture) -> None:
     """A debugger/diagnosis hook that raises is contained; hooks see args and results."""
     seen: list[tuple[str, object]] = []
