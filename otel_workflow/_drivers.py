@@ -88,7 +88,7 @@ class Instrumented(StepMachine):
             return wrapped(*args, **kwargs)
         attempt = 1
         while True:
-            call = self.begin_guarded(args, kwargs, attempt, True)
+            call = self.begin_guarded(args, kwargs, attempt, True, False, instance)
             if call is None:
                 return wrapped(*args, **kwargs)
             info = call.info
@@ -121,15 +121,15 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
-        return self._run_async(wrapped, args, kwargs)
+        return self._run_async(wrapped, args, kwargs, instance)
 
     async def _run_async(
         self, wrapped: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        kwargs: dict[str, Any], instance: Any = None,
     ) -> Any:  # fmt: skip
         attempt = 1
         while True:
-            call = self.begin_guarded(args, kwargs, attempt, True, True)
+            call = self.begin_guarded(args, kwargs, attempt, True, True, instance)
             if call is None:
                 return await wrapped(*args, **kwargs)
             info = call.info
@@ -245,7 +245,7 @@ class Instrumented(StepMachine):
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
         if rt.hooks:
-            return self._run_async(wrapped, args, kwargs)
+            return self._run_async(wrapped, args, kwargs, instance)
         return self._run_async_step(wrapped, args, kwargs)
 
     async def _run_async_step(
@@ -278,7 +278,7 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return generator
-        return self._drive_generator(generator, args, kwargs)
+        return self._drive_generator(generator, args, kwargs, instance)
 
     def call_async_generator(
         self, wrapped: Callable[..., AsyncGenerator[Any, Any]], instance: Any,
@@ -288,16 +288,16 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return agen
-        return self._drive_async_generator(agen, args, kwargs)
+        return self._drive_async_generator(agen, args, kwargs, instance)
 
     def _drive_generator(
         self, generator: Generator[Any, Any, Any], args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        kwargs: dict[str, Any], instance: Any,
     ) -> Generator[Any, Any, Any]:  # fmt: skip
         # Creating a generator runs none of its body, so the span starts at the first
         # resume; it stays open until the generator is exhausted, closed or collected, and
         # its context is attached only while the body runs, never between items.
-        call = self.begin_guarded(args, kwargs, 1, True)
+        call = self.begin_guarded(args, kwargs, 1, True, False, instance)
         if call is None:
             return (yield from generator)
         if call.info is not None:
@@ -337,8 +337,9 @@ class Instrumented(StepMachine):
 
     async def _drive_async_generator(
         self, agen: AsyncGenerator[Any, Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+        instance: Any,
     ) -> AsyncGenerator[Any, Any]:  # fmt: skip
-        call = self.begin_guarded(args, kwargs, 1, True, True)
+        call = self.begin_guarded(args, kwargs, 1, True, True, instance)
         if call is None:
             async for item in agen:
                 yield item

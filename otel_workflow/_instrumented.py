@@ -42,8 +42,8 @@ from otel_workflow._hooks import CURRENT_CALL, CallInfo
 from otel_workflow._metrics import REGISTRY, ActiveGauge, StatusCells
 from otel_workflow._runtime import RUNTIME
 from otel_workflow._scope import CURRENT_SCOPE, Execution, Scope
-from otel_workflow._signature import bind_arguments, signature_of
-from otel_workflow.capture import CaptureLimits, capture, capture_arguments
+from otel_workflow._signature import signature_of
+from otel_workflow.capture import Captured, CaptureLimits, argument_capturer, result_capturer
 from otel_workflow.diagnosis.categories import categorize, error_type_name
 from otel_workflow.scrub import exception_summary
 
@@ -132,7 +132,10 @@ class StepMachine:
         self.retries = retries
         self.retry_on = retry_on
         self.backoff = backoff
-        self.signature = signature_of(func) if capture_input else None
+        self.signature = signature_of(func)
+        # Worked out once: the signature, secret-named parameters, JSON names.
+        self._capture_args = argument_capturer(func, self.capture_limits) if capture_input else None
+        self._capture_result = result_capturer(self.capture_limits) if capture_output else None
         self.attributes = self._static_attributes(func, version)
         # A step with no retries and no capture takes the inlined fast paths.
         self.is_plain_step = not (self.is_workflow or retries or capture_input
@@ -166,7 +169,7 @@ class StepMachine:
     # -- phase 1: begin ------------------------------------------------------------------
     def begin(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], attempt: int, attach: bool,
-        is_async: bool,
+        is_async: bool, instance: Any = None,
     ) -> Call | None:  # fmt: skip
         """Start the span, scope and clock; ``None`` means run uninstrumented (suppressed)."""
         ctx = _get_current()
@@ -194,8 +197,8 @@ class StepMachine:
             attrs[semconv.STEP_INDEX] = index
             attrs[semconv.STEP_ATTEMPT] = attempt
             new_scope = None
-        if self.capture_input:
-            self._capture_into(attrs, semconv.CAPTURE_INPUT, self._bind(args, kwargs), True)
+        if self._capture_args is not None:
+            _put_captured(attrs, semconv.CAPTURE_INPUT, self._capture_args(args, kwargs, instance))
         if tracer is not None:
             span = tracer.start_span(self.name, ctx, attributes=attrs)
             call.span = span
@@ -223,11 +226,11 @@ class StepMachine:
 
     def begin_guarded(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], attempt: int, attach: bool,
-        is_async: bool = False,
+        is_async: bool = False, instance: Any = None,
     ) -> Call | None:  # fmt: skip
         """:meth:`begin`, with our own failures contained: ``None`` runs uninstrumented."""
         try:
-            return self.begin(args, kwargs, attempt, attach, is_async)
+            return self.begin(args, kwargs, attempt, attach, is_async, instance)
         except Exception as internal:
             report_internal_error("decorator", internal)
             return None
@@ -374,8 +377,8 @@ class StepMachine:
             })  # fmt: skip
             if status == semconv.STATUS_ERROR:
                 span.set_status(Status(StatusCode.ERROR, f"{type_name}: {message}"[:512]))
-        elif status == semconv.STATUS_OK and self.capture_output and exc is None:
-            self._capture_into(attrs, semconv.CAPTURE_OUTPUT, result, False)
+        elif status == semconv.STATUS_OK and self._capture_result is not None and exc is None:
+            _put_captured(attrs, semconv.CAPTURE_OUTPUT, self._capture_result(result))
         if call.paused >= _PAUSE_EVENT_THRESHOLD:
             attrs[semconv.WORKFLOW_PAUSE_DURATION] = call.paused
             span.add_event(semconv.PAUSED_EVENT, {semconv.WORKFLOW_PAUSE_DURATION: call.paused})
@@ -435,16 +438,6 @@ class StepMachine:
             self._step_cells[workflow] = cells
         return cells
 
-    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        return bind_arguments(self.signature, self.func, args, kwargs)
-
-    def _capture_into(self, attrs: dict[str, Any], key: str, value: Any, is_args: bool) -> None:
-        captured = (capture_arguments(value, self.capture_limits) if is_args
-                    else capture(value, self.capture_limits))  # fmt: skip
-        attrs[key] = captured.to_json()
-        if captured.truncated:
-            attrs[semconv.CAPTURE_TRUNCATED] = True
-
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait after failed ``attempt`` (1-based)."""
         backoff = self.backoff
@@ -455,3 +448,9 @@ class StepMachine:
 
     def should_retry(self, exc: BaseException, attempt: int) -> bool:
         return attempt <= self.retries and isinstance(exc, self.retry_on)
+
+
+def _put_captured(attrs: dict[str, Any], key: str, captured: Captured) -> None:
+    attrs[key] = captured.to_json()
+    if captured.truncated:
+        attrs[semconv.CAPTURE_TRUNCATED] = True
