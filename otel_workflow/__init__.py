@@ -13,7 +13,7 @@ nothing.  :func:`configure` sets up (or attaches to) the SDK, ``/metrics`` and O
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_workflow._decorators import step, workflow
 from otel_workflow._hooks import CallHook, CallInfo, register_hook, unregister_hook
@@ -41,6 +41,14 @@ __all__ = [
     "workflow",
 ]
 
+if TYPE_CHECKING:
+    # The lazily loaded names with their real signatures, for mypy, pyright and editors;
+    # a test keeps these imports and _LAZY naming the same objects.
+    from otel_workflow.analytics import AnalyticsEngine
+    from otel_workflow.config import WorkflowTelemetry, configure
+    from otel_workflow.proxy import instrument, uninstrument
+    from otel_workflow.reports import schedule_report
+
 # Heavier parts load on first use so `import otel_workflow` stays API-only and cheap.
 _LAZY = {
     "configure": ("otel_workflow.config", "configure"),
@@ -48,7 +56,7 @@ _LAZY = {
     "instrument": ("otel_workflow.proxy", "instrument"),
     "uninstrument": ("otel_workflow.proxy", "uninstrument"),
     "AnalyticsEngine": ("otel_workflow.analytics", "AnalyticsEngine"),
-    "schedule_report": ("otel_workflow.analytics.schedule", "schedule_report"),
+    "schedule_report": ("otel_workflow.reports", "schedule_report"),
 }
 
 
