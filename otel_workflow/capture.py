@@ -153,7 +153,7 @@ class _Walker:
     def _container(self, value: Any, depth: int) -> Any:
         fields = _fields_of(value)
         if fields is not None:
-            return self._mapping(fields, len(fields), depth)
+            return self._mapping(fields.items(), len(fields), depth)
         if isinstance(value, Mapping):
             return self._mapping(value.items(), len(value), depth)
         if isinstance(value, (list, tuple, set, frozenset)):

@@ -94,12 +94,20 @@ def is_secret_key(key: str) -> bool:
 # After ``scheme://``: the authority, up to the first character that cannot be in it.  The
 # userinfo is everything before the authority's LAST ``@`` (passwords may contain ``@``).
 _URL_AUTHORITY = re.compile(r"://([^\s/?#\"'<>\\\[\]{}|`]*+)")
-# ``name=value`` / ``name: value`` / ``"name": "value"`` — the name is checked with
-# is_secret_key in the replacement function.  The value may carry an auth scheme word.
-_KEY_VALUE = re.compile(
-    r"(?<![\w.\-])(?P<name>[A-Za-z_][\w.\-]{0,63}+)(?P<sep>[\"']?\s{0,3}[=:]\s{0,3})"
-    r"(?P<value>(?:(?i:bearer|basic|digest|token)\s{1,3})?"
-    r"(?:\"[^\"\n]{0,512}+\"?|'[^'\n]{0,512}+'?|[^\s&,;'\")\]}>]{1,512}+))"
+# ``name=value`` / ``name: value`` / ``"name": "value"``: the name and separator only, so
+# a value is scanned for further names unless the name is a secret (is_secret_key decides).
+_KEY_SEP = re.compile(r"(?<![\w.\-])([A-Za-z_][\w.\-]{0,63}+)[\"']?\s{0,3}[=:]\s{0,3}")
+# Text holding none of these (lower-cased) has no secret name in it, so the key=value pass
+# is skipped; every word and part above contains one of them.
+_NAME_STEMS = (
+    "pass", "pwd", "secret", "token", "key", "auth", "sig", "pin", "sess", "cookie", "cred",
+    "dsn", "jwt", "card", "otp", "mfa", "cvv", "cvc", "ssn", "bearer", "csrf", "xsrf",
+    "forwarded", "addr", "ip",
+)  # fmt: skip
+# The value after a secret name; it may start with an auth scheme word.
+_VALUE = re.compile(
+    r"(?:(?i:bearer|basic|digest|token)\s{1,3})?"
+    r"(?:\"[^\"\n]{0,512}+\"?|'[^'\n]{0,512}+'?|[^\s&,;'\")\]}>]{1,512}+)"
 )
 _AUTH_SCHEME = re.compile(r"(?i)(?<![\w-])(bearer|basic|digest)\s{1,3}[\w.~+/=-]{6,}+")
 _JWT = re.compile(r"(?<![\w-])eyJ[\w-]{4,}+\.[\w-]{4,}+(?:\.[\w-]*+)?")
@@ -126,14 +134,31 @@ def _url_userinfo(match: re.Match[str]) -> str:
     return f"://{REDACTED}{authority[at:]}"
 
 
-def _key_value(match: re.Match[str]) -> str:
-    if not is_secret_key(match.group("name")):
-        return match.group(0)
-    value = match.group("value")
-    if _REDACTED_STEM in value:  # already redacted by a shape pattern: keep its scheme word
-        return match.group(0)
-    quote = value[0] if value[0] in "\"'" else ""
-    return f"{match.group('name')}{match.group('sep')}{quote}{REDACTED}{quote}"
+def _scrub_key_values(text: str) -> str:
+    lowered = text.lower()
+    if not any(stem in lowered for stem in _NAME_STEMS):
+        return text
+    parts: list[str] = []
+    done = 0
+    for match in _KEY_SEP.finditer(text):
+        # A name inside a value already redacted is part of that value.
+        if match.start() < done or not is_secret_key(match.group(1)):
+            continue
+        pos = match.end()
+        value = _VALUE.match(text, pos)
+        if value is None or _REDACTED_STEM in value.group(0):
+            continue  # nothing after the name, or a shape pattern already redacted it
+        found = value.group(0)
+        # Keep the value's quotes so the surrounding repr or JSON text stays well-formed.
+        opening = found[0] if found[0] in "\"'" else ""
+        closing = opening if opening and len(found) > 1 and found[-1] == opening else ""
+        parts.append(text[done:pos])
+        parts.append(f"{opening}{REDACTED}{closing}")
+        done = value.end()
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _scrub_shapes(text: str) -> str:
@@ -146,7 +171,7 @@ def _scrub_shapes(text: str) -> str:
         text = _JWT.sub(REDACTED, text)
     text = _AUTH_SCHEME.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     if "=" in text or ":" in text:
-        text = _KEY_VALUE.sub(_key_value, text)
+        text = _scrub_key_values(text)
     text = _AWS_KEY.sub(REDACTED, text)
     return _API_TOKEN.sub(REDACTED, text)
 
