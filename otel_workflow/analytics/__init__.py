@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 from otel_workflow.analytics._backend import TREND_METRICS
+from otel_workflow.analytics._executions import EXECUTION_ORDERS
 from otel_workflow.analytics._percentile import percentile
 from otel_workflow.analytics.engine import DASHBOARD_DATA_VERSION, STEP_SORT_KEYS, AnalyticsEngine
 from otel_workflow.analytics.exports import EXPORT_FORMAT_VERSION, EXPORT_KINDS
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
+    ExecutionRecord,
     Outlier,
     ResourceUsage,
     StepResource,
@@ -28,6 +30,7 @@ from otel_workflow.analytics.timerange import parse_duration, parse_time
 
 __all__ = [
     "DASHBOARD_DATA_VERSION",
+    "EXECUTION_ORDERS",
     "EXPORT_FORMAT_VERSION",
     "EXPORT_KINDS",
     "STEP_SORT_KEYS",
@@ -35,6 +38,7 @@ __all__ = [
     "AnalyticsEngine",
     "ConcurrencyStats",
     "ErrorTypeStats",
+    "ExecutionRecord",
     "Outlier",
     "ResourceUsage",
     "StepResource",

@@ -11,6 +11,7 @@ it); an unknown workflow simply matches nothing and gives an empty result.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -18,9 +19,11 @@ from typing import IO, Any
 
 from otel_workflow.analytics import exports
 from otel_workflow.analytics._backend import TREND_METRICS, Backend
+from otel_workflow.analytics._executions import EXECUTION_ORDERS, top_executions
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
+    ExecutionRecord,
     Outlier,
     ResourceUsage,
     StepStats,
@@ -68,7 +71,7 @@ def _most_failed(stats: list[StepStats], limit: int | None) -> list[StepStats]:
 
 
 class AnalyticsEngine:
-    """Statistics, trends, per-user/per-type views, outliers and exports over one backend.
+    """Statistics, trends, per-user/per-type views, outliers, executions and exports.
 
     Build one with :meth:`from_store` (the embedded SQLite store, exact statistics) or
     :meth:`from_prometheus` (any PromQL endpoint; percentiles from histogram buckets).
@@ -287,6 +290,36 @@ class AnalyticsEngine:
             window, float(quantile), _optional_name(workflow, "workflow"), _positive_limit(limit)
         )
 
+    def executions(
+        self,
+        order: str = "slowest",
+        failed_only: bool = False,
+        workflow: str | None = None,
+        since: TimeSpec = None,
+        until: TimeSpec = None,
+        limit: int = 20,
+    ) -> list[ExecutionRecord]:
+        """The ``limit`` slowest (``order="slowest"``) or newest (``"latest"``) executions.
+
+        ``failed_only=True`` keeps the failed ones (counted as ``failed`` in the statistics).
+        Every record has its execution, trace and span ids, ready for a trace viewer.  Store
+        only, like :meth:`outliers`: the Prometheus backend raises NotImplementedError.
+        """
+        if order not in EXECUTION_ORDERS:
+            raise ValueError(
+                f"unknown execution order {order!r}: "
+                f"expected one of {', '.join(EXECUTION_ORDERS)}"
+            )
+        top = _positive_limit(limit)
+        assert top is not None
+        window = resolve_window(since, until)
+        columns, rows = self._backend.rows(
+            "executions", window, _optional_name(workflow, "workflow")
+        )
+        return top_executions(
+            list(columns), iter(rows), order=order, failed_only=bool(failed_only), limit=top
+        )
+
     # --- exports -----------------------------------------------------------------------
     def iter_rows(
         self,
@@ -339,8 +372,21 @@ class AnalyticsEngine:
         until: TimeSpec = None,
         format: str = "html",
     ) -> Path:
-        """Write an HTML or markdown report with charts to ``path``; returns the path."""
-        from otel_workflow.analytics.report import render_report
+        """Deprecated: use :func:`otel_workflow.reports.render_report(engine, path, ...)`.
+
+        Kept so code written against the first release keeps working; the engine itself
+        knows nothing of reports (they sit a layer above it), so this only forwards, and
+        the import happens at call time.
+        """
+        warnings.warn(
+            "AnalyticsEngine.report() is deprecated; use "
+            "otel_workflow.reports.render_report(engine, path, ...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        # The one upward reference, at call time only (no import cycle at module level);
+        # it goes with this method in 2.0.
+        from otel_workflow.reports import render_report
 
         result: Path = render_report(self, path, since=since, until=until, format=format)
         return result

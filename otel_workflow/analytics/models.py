@@ -224,9 +224,30 @@ class Outlier(_Model):
     error_type: str | None
 
 
+@dataclasses.dataclass(frozen=True)
+class ExecutionRecord(_Model):
+    """One workflow execution with the ids to find it again (store only).
+
+    ``trace_id`` and ``span_id`` are lower-case hex; ``duration`` is in seconds.
+    """
+
+    workflow: str
+    workflow_type: str
+    execution_id: str | None
+    trace_id: str
+    span_id: str
+    start: datetime
+    duration: float
+    status: str
+    user_id: str | None
+    error_type: str | None
+    error_category: str | None
+
+
 __all__ = [
     "ConcurrencyStats",
     "ErrorTypeStats",
+    "ExecutionRecord",
     "Outlier",
     "ResourceUsage",
     "StepResource",

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from otel_workflow import settings
 
 if TYPE_CHECKING:
-    from otel_workflow.analytics.email import SmtpSettings
     from otel_workflow.analytics.engine import AnalyticsEngine
+    from otel_workflow.reports.email import SmtpSettings
 
 _DEFAULT_STORE = "otel-workflow.db"
 _ENV_STORE = settings.STORE.name
@@ -95,6 +95,11 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
         "--format", choices=("html", "markdown"),
         help="report format (default: from --out's suffix, else html)",
     )  # fmt: skip
+    parser.add_argument(
+        "--trace-url", metavar="TEMPLATE",
+        help="link trace ids to a trace viewer, e.g. "
+        "'http://127.0.0.1:16686/trace/{trace_id}' ({trace_id}, {span_id}, {execution_id})",
+    )  # fmt: skip
 
 
 def _engine(args: argparse.Namespace) -> AnalyticsEngine:
@@ -116,21 +121,21 @@ def _format(args: argparse.Namespace) -> str:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    from otel_workflow.analytics.report import render_report
+    from otel_workflow.reports.render import render_report
 
     kind = _format(args)
     default_out = "otel-workflow-report.md" if kind == "markdown" else "otel-workflow-report.html"
     with _engine(args) as engine:
         path = render_report(
             engine, args.out or default_out, since=args.since or "24h", until=args.until,
-            format=kind,
+            format=kind, trace_url=args.trace_url,
         )  # fmt: skip
     print(f"wrote {path}")
     return 0
 
 
 def _smtp_settings(args: argparse.Namespace) -> SmtpSettings:
-    from otel_workflow.analytics.email import ENV_SMTP_PASSWORD, SmtpSettings
+    from otel_workflow.reports.email import ENV_SMTP_PASSWORD, SmtpSettings
 
     password_var = args.smtp_password_env or ENV_SMTP_PASSWORD
     if args.smtp_password_env and not os.environ.get(password_var):
@@ -143,7 +148,7 @@ def _smtp_settings(args: argparse.Namespace) -> SmtpSettings:
 
 
 def _run_email(args: argparse.Namespace) -> int:
-    from otel_workflow.analytics.email import email_report
+    from otel_workflow.reports.delivery import email_report
 
     settings = _smtp_settings(args)
     kind = _format(args)
@@ -152,20 +157,21 @@ def _run_email(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
         msg = email_report(
             engine, settings, to=args.to, since=args.since or "24h", until=args.until, format=kind,
-            subject=args.subject,
+            subject=args.subject, trace_url=args.trace_url,
         )  # fmt: skip
     print(f"sent {msg['Subject']!r} to {', '.join(args.to)} via {settings.describe()}")
     return 0
 
 
 def _run_schedule(args: argparse.Namespace, settings: SmtpSettings, kind: str) -> int:
-    from otel_workflow.analytics.schedule import schedule_report
+    from otel_workflow.reports.delivery import schedule_report
 
     engine = _engine(args)
     stop = threading.Event()
     scheduler = schedule_report(
         to=args.to, smtp=settings, every=args.every, cron=args.cron, engine=engine,
         state_path=args.state, since=args.since, format=kind, subject=args.subject, start=False,
+        trace_url=args.trace_url,
     )  # fmt: skip
     print(
         f"sending reports to {', '.join(args.to)}; next at {scheduler.next_run().isoformat()} "

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_workflow.analytics.email import SmtpSettings, send_report
+from otel_workflow.reports.email import SmtpSettings, send_report
 from tests.report.conftest import SmtpFactory, TlsFiles
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from otel_workflow.analytics import AnalyticsEngine
-from otel_workflow.analytics.charts import PALETTE
-from otel_workflow.analytics.report import collect, render_report
+from otel_workflow.reports import collect, render_report
+from otel_workflow.reports.charts import PALETTE
 from tests.report import chromium as browser
 from tests.report.spans import HOSTILE_WORKFLOW
 
@@ -126,7 +126,9 @@ def test_markdown_report_escapes_names(store_path: Path, tmp_path: Path) -> None
             tables[-1].append(line.replace("\\|", ""))
         elif tables[-1]:
             tables.append([])
-    assert len([t for t in tables if t]) == 3
+    found = [t for t in tables if t]
+    # Every table (statistics and drill-down) was seen: one per header separator row.
+    assert len(found) == text.count("\n| ---") >= 7
     for table in filter(None, tables):
         assert len({row.count(" | ") for row in table}) == 1, table
 
@@ -149,14 +151,18 @@ def test_empty_range_says_so(store_path: Path, tmp_path: Path, fmt: str) -> None
 def test_empty_store_gives_a_report(empty_store_path: Path, tmp_path: Path) -> None:
     """A store with no executions at all still gives a valid report."""
     with AnalyticsEngine.from_store(empty_store_path) as engine:
-        text = engine.report(tmp_path / "r.html").read_text(encoding="utf-8")
+        text = render_report(engine, tmp_path / "r.html").read_text(encoding="utf-8")
     assert "No workflow executions in this range." in text
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
 
 
-def test_engine_report_method_writes_the_report(store_path: Path, tmp_path: Path) -> None:
-    """AnalyticsEngine.report() writes the same report render_report() does."""
-    with AnalyticsEngine.from_store(store_path) as engine:
+def test_deprecated_engine_report_method_still_writes_the_report(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """AnalyticsEngine.report() warns that it is deprecated and writes what render_report() does."""
+    with AnalyticsEngine.from_store(store_path) as engine, pytest.warns(
+        DeprecationWarning, match="render_report"
+    ):
         path = engine.report(tmp_path / "sub" / "dir" / "r.html", since="6h")
     assert path == tmp_path / "sub" / "dir" / "r.html"
     assert path.read_text(encoding="utf-8").count("<svg") == len(CHART_KEYS)
@@ -194,7 +200,7 @@ def test_trend_without_points_says_so(store_path: Path) -> None:
     """A trend whose buckets all lack a value is replaced by a note, not an empty chart."""
     import dataclasses
 
-    from otel_workflow.analytics.report import build_charts
+    from otel_workflow.reports.figures import build_charts
 
     with AnalyticsEngine.from_store(store_path) as engine:
         data = collect(engine, since="24h")

@@ -8,7 +8,7 @@ import pytest
 
 from otel_workflow._polling import wait_until
 from otel_workflow.analytics import AnalyticsEngine
-from otel_workflow.analytics.report import render_report
+from otel_workflow.reports import render_report
 from tests.report import chromium as browser
 from tests.support.prometheus import prometheus_factory
 from tests.support.workload import read_metrics_port, start_workload

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from otel_workflow.analytics.schedule import ReportScheduler
+from otel_workflow.reports.schedule import ReportScheduler
 
 T0 = datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)  # a Monday
 
@@ -145,7 +145,7 @@ def test_failures_are_retried_with_exponential_backoff(
     """A failing job is retried after 1, 2, 4 minutes (doubling) and each failure is logged."""
     clock, job = Clock(T0), Job(failures=3)
     sched = ReportScheduler(job, every="1h", clock=clock, backoff="1m", max_attempts=5)
-    caplog.set_level(logging.WARNING, logger="otel_workflow.analytics.schedule")
+    caplog.set_level(logging.WARNING, logger="otel_workflow.reports.schedule")
     slot = clock.advance(hours=1)
     assert sched.run_pending() is False  # attempt 1 fails
     assert sched.next_run() == slot + timedelta(minutes=1)
@@ -186,7 +186,7 @@ def test_slot_is_given_up_after_max_attempts(
     sched = ReportScheduler(
         job, every="1h", clock=clock, backoff="1m", max_attempts=3, state_path=state
     )
-    caplog.set_level(logging.WARNING, logger="otel_workflow.analytics.schedule")
+    caplog.set_level(logging.WARNING, logger="otel_workflow.reports.schedule")
     clock.advance(hours=1)
     for _ in range(3):
         sched.run_pending()

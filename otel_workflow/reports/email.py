@@ -1,4 +1,4 @@
-"""Send a report by email over real SMTP (plain, STARTTLS or implicit TLS; optional login).
+"""Send email over real SMTP (plain, STARTTLS or implicit TLS; optional login).
 
 >>> settings = SmtpSettings(host="smtp.example.com", mode="starttls",
 ...                         username="reports", password="...", from_addr="reports@example.com")
@@ -21,19 +21,13 @@ import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, cast
+from typing import Literal, cast
 
-from otel_workflow.analytics.timerange import TimeSpec
-
-if TYPE_CHECKING:
-    from otel_workflow.analytics.engine import AnalyticsEngine
-
-_logger = logging.getLogger("otel_workflow.analytics.email")
+_logger = logging.getLogger("otel_workflow.reports.email")
 
 SmtpMode = Literal["plain", "starttls", "ssl"]
 SMTP_MODES: tuple[SmtpMode, ...] = ("plain", "starttls", "ssl")
@@ -67,6 +61,31 @@ def _check_address(value: object, what: str) -> str:
     if not _ADDRESS.match(value):
         raise ValueError(f"{what} is not a valid email address: {value!r}")
     return value
+
+
+def read_smtp_environment(env: Mapping[str, str]) -> dict[str, object]:
+    """The :class:`SmtpSettings` fields the ``OTEL_WORKFLOW_SMTP_*`` variables in ``env`` set.
+
+    The one place these variables are read; a malformed number is a ValueError naming it.
+    """
+    values: dict[str, object] = {}
+    for key, name in (
+        ("host", ENV_SMTP_HOST), ("mode", ENV_SMTP_MODE), ("username", ENV_SMTP_USERNAME),
+        ("password", ENV_SMTP_PASSWORD), ("from_addr", ENV_SMTP_FROM),
+        ("cafile", ENV_SMTP_CAFILE),
+    ):  # fmt: skip
+        if env.get(name):
+            values[key] = env[name]
+    for key, name, convert in (
+        ("port", ENV_SMTP_PORT, int), ("timeout", ENV_SMTP_TIMEOUT, float),
+    ):  # fmt: skip
+        raw = env.get(name)
+        if raw:
+            try:
+                values[key] = convert(raw)
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    return values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,24 +145,7 @@ class SmtpSettings:
         cls, environ: Mapping[str, str] | None = None, **overrides: object
     ) -> SmtpSettings:
         """Settings from ``OTEL_WORKFLOW_SMTP_*`` variables; ``overrides`` that are not None win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for key, name in (
-            ("host", ENV_SMTP_HOST), ("mode", ENV_SMTP_MODE), ("username", ENV_SMTP_USERNAME),
-            ("password", ENV_SMTP_PASSWORD), ("from_addr", ENV_SMTP_FROM),
-            ("cafile", ENV_SMTP_CAFILE),
-        ):  # fmt: skip
-            if env.get(name):
-                values[key] = env[name]
-        for key, name, convert in (
-            ("port", ENV_SMTP_PORT, int), ("timeout", ENV_SMTP_TIMEOUT, float),
-        ):  # fmt: skip
-            raw = env.get(name)
-            if raw:
-                try:
-                    values[key] = convert(raw)
-                except ValueError:
-                    raise ValueError(f"{name} must be a number, got {raw!r}") from None
+        values = read_smtp_environment(os.environ if environ is None else environ)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
 
@@ -163,7 +165,7 @@ def build_message(
     attachments: Sequence[str | os.PathLike[str]] = (),
 ) -> EmailMessage:
     """A MIME message: text and HTML alternatives, then each file attached by name."""
-    recipients = _check_recipients(to)
+    recipients = check_recipients(to)
     if not isinstance(subject, str):
         raise TypeError(f"subject must be a string, got {type(subject).__name__}")
     if "\n" in subject or "\r" in subject:
@@ -241,7 +243,8 @@ def send_report(
     return msg
 
 
-def _check_recipients(to: Sequence[str]) -> list[str]:
+def check_recipients(to: Sequence[str]) -> list[str]:
+    """``to`` as a list of checked addresses (one string is one recipient); never empty."""
     if isinstance(to, str):
         to = [to]
     recipients = [_check_address(addr, "recipient") for addr in cast(Sequence[object], to)]
@@ -266,46 +269,21 @@ def _html_to_text(markup: str) -> str:
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def email_report(
-    engine: AnalyticsEngine,
-    settings: SmtpSettings,
-    *,
-    to: Sequence[str],
-    since: TimeSpec = "24h",
-    until: TimeSpec = None,
-    format: str = "html",
-    subject: str | None = None,
-) -> EmailMessage:
-    """Build a report over ``since``..``until`` and email it; returns the message sent.
-
-    The body is the report's summary (totals and the per-workflow table, no charts, since
-    many mail clients strip SVG); the full report is attached (``report.html``, or
-    ``report.md`` with its chart files for markdown).
-    """
-    from otel_workflow.analytics.report import (
-        chart_files,
-        collect,
-        normalize_format,
-        summary_html,
-        write_report,
-    )
-
-    kind = normalize_format(format)
-    _check_recipients(to)
-    data = collect(engine, since, until)
-    if subject is None:
-        stamp = data.window.until.strftime("%Y-%m-%d %H:%M UTC") if data.window.until else ""
-        failed = f", {data.failed:,} failed" if data.failed else ""
-        subject = f"Workflow report {stamp}: {data.total:,} executions{failed}"
-    body = (
-        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
-        + summary_html(data)
-        + "<p>The full report with charts is attached.</p></body></html>"
-    )
-    with tempfile.TemporaryDirectory(prefix="otel-workflow-report-") as tmp:
-        name = "report.html" if kind == "html" else "report.md"
-        path = write_report(data, Path(tmp) / name, kind)
-        return send_report(
-            settings, to=to, subject=subject, html_body=body,
-            attachments=[path, *chart_files(path)],
-        )  # fmt: skip
+__all__ = [
+    "ENV_SMTP_CAFILE",
+    "ENV_SMTP_FROM",
+    "ENV_SMTP_HOST",
+    "ENV_SMTP_MODE",
+    "ENV_SMTP_PASSWORD",
+    "ENV_SMTP_PORT",
+    "ENV_SMTP_TIMEOUT",
+    "ENV_SMTP_USERNAME",
+    "SMTP_MODES",
+    "SmtpMode",
+    "SmtpSettings",
+    "build_message",
+    "check_recipients",
+    "read_smtp_environment",
+    "send_message",
+    "send_report",
+]

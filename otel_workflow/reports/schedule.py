@@ -1,4 +1,4 @@
-"""Send reports on a schedule: every fixed interval or by a cron expression.
+"""Run a job (sending a report) on a schedule: every fixed interval or by a cron expression.
 
 >>> handle = ow.schedule_report(cron="0 8 * * *", to=["owner@example.com"],
 ...                             smtp=SmtpSettings(host="smtp.example.com", mode="starttls"),
@@ -31,25 +31,21 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from otel_workflow._guard import report_internal_error
 from otel_workflow.analytics.timerange import parse_duration as _parse_duration
-
-if TYPE_CHECKING:
-    from otel_workflow.analytics.email import SmtpSettings
-    from otel_workflow.analytics.engine import AnalyticsEngine
 
 try:  # POSIX; elsewhere a state file is used by one process at a time
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-_logger = logging.getLogger("otel_workflow.analytics.schedule")
+_logger = logging.getLogger("otel_workflow.reports.schedule")
 
 Clock = Callable[[], datetime]
 Job = Callable[[datetime], object]
@@ -315,7 +311,7 @@ class ReportScheduler:
                 self.run_pending()
                 wait = (self.next_run() - self._now()).total_seconds()
             except Exception as exc:  # the scheduler thread must survive its own bugs
-                report_internal_error("analytics.schedule", exc)
+                report_internal_error("reports.schedule", exc)
                 wait = _MAX_WAIT_SECONDS
             self._stop.wait(min(max(wait, 0.01), _MAX_WAIT_SECONDS))
 
@@ -421,73 +417,3 @@ class ReportScheduler:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-
-
-def schedule_report(
-    *,
-    to: Sequence[str],
-    smtp: SmtpSettings,
-    every: str | timedelta | None = None,
-    cron: str | None = None,
-    store: str | os.PathLike[str] | None = None,
-    engine: AnalyticsEngine | None = None,
-    state_path: str | os.PathLike[str] | None = None,
-    since: str | timedelta | None = None,
-    format: str = "html",
-    subject: str | None = None,
-    tz: tzinfo | None = None,
-    clock: Clock | None = None,
-    max_attempts: int = 5,
-    backoff: str | timedelta = "1m",
-    max_backoff: str | timedelta = "1h",
-    start: bool = True,
-) -> ReportScheduler:
-    """Email a report to ``to`` every ``every`` (``"1d"``) or at each ``cron`` match.
-
-    The report is built from ``engine`` or from the SQLite ``store`` path, over ``since``
-    (default: the time since the previous slot) up to the slot.  ``smtp`` is an
-    :class:`~otel_workflow.analytics.email.SmtpSettings`.  Returns the running scheduler
-    (``start=False`` leaves it to :meth:`ReportScheduler.run_pending`).
-    """
-    from otel_workflow.analytics.email import SmtpSettings as _Settings
-    from otel_workflow.analytics.email import email_report
-
-    if not isinstance(smtp, _Settings):
-        raise TypeError(f"smtp must be SmtpSettings, got {type(smtp).__name__}")
-    if (engine is None) == (store is None):
-        raise ValueError("give exactly one of store= or engine=")
-    recipients = [to] if isinstance(to, str) else list(to)
-    owned_engine = engine is None
-    window = parse_duration(since, "since") if since is not None else None
-    # The first slot of a schedule has no previous one: cover one interval, or a day for cron.
-    fallback_window = parse_duration(every, "every") if every is not None else timedelta(days=1)
-    if engine is None:
-        from otel_workflow.analytics import AnalyticsEngine
-
-        assert store is not None
-        engine = AnalyticsEngine.from_store(os.fspath(store))
-    holder: list[ReportScheduler] = []
-
-    def job(slot: datetime) -> None:
-        if window is not None:
-            slot_since = slot - window
-        else:
-            previous = holder[0].schedule.latest_at_or_before(slot - timedelta(seconds=1))
-            slot_since = previous if previous is not None else slot - fallback_window
-        email_report(
-            engine, smtp, to=recipients, since=slot_since, until=slot, format=format,
-            subject=subject,
-        )  # fmt: skip
-
-    try:
-        scheduler = ReportScheduler(
-            job, every=every, cron=cron, tz=tz, state_path=state_path, clock=clock,
-            max_attempts=max_attempts, backoff=backoff, max_backoff=max_backoff,
-            on_stop=engine.close if owned_engine else None,
-        )  # fmt: skip
-    except BaseException:
-        if owned_engine:
-            engine.close()
-        raise
-    holder.append(scheduler)
-    return scheduler.start() if start else scheduler

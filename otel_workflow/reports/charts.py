@@ -1,0 +1,268 @@
+"""Charts for reports, drawn with matplotlib and returned as standalone SVG text.
+
+Needs the ``report`` extra (matplotlib).  Figures are built with the object-oriented API
+(``matplotlib.figure.Figure``), never ``pyplot``, so no GUI backend or global figure state
+is involved and charts can be drawn from any thread.  Text is kept as text
+(``svg.fonttype = none``): smaller files, selectable labels, rendered with the viewer's fonts.
+Math text is switched off, so a workflow called ``$x$`` is drawn as those three characters.
+
+What every chart guarantees: a value with no neighbour is drawn as a marker (a line needs
+two points, so a lone bucket would otherwise be invisible); tick labels never overlap
+(ticks are thinned until their labels, measured after layout, leave a gap); the time axis
+is labelled with its zone; axis labels name the unit their ticks are written in.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+try:
+    import matplotlib
+    from matplotlib.axis import Axis
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import (
+        FuncFormatter,
+        LogLocator,
+        MaxNLocator,
+        NullFormatter,
+        PercentFormatter,
+    )
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+    raise ModuleNotFoundError(
+        "reports need the 'report' extra: pip install 'otel-workflow[report]'", name=exc.name
+    ) from exc
+
+from otel_workflow.reports.units import TIME_ZONE, TIME_ZONE_NAME, format_tick_duration
+
+# Colour-blind safe (Okabe-Ito), in the order series get them.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+ERROR_COLOUR = "#D55E00"
+"""The error-rate series' colour (vermillion)."""
+
+_MAX_SERIES = 8  # more lines than this are unreadable; the rest are folded into the legend note
+# About the report page's content width at 96 px per inch, so a chart fills the page
+# at its natural size (the page scales it to fit narrower windows).
+WIDTH_INCHES = 10.4
+_HEIGHT = 3.4
+_ALL_MARKERS_BELOW = 30  # with fewer points than this every point gets a marker
+_TICK_GAP_PX = 12.0  # room left between neighbouring tick labels, for the viewer's wider fonts
+
+_RC: Any = {
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+}
+
+Series = Mapping[str, Sequence[tuple[datetime, float | None]]]
+"""Named time series: label -> [(time, value or None for a gap)]."""
+
+
+def _svg(fig: Figure, salt: str) -> str:
+    buffer = io.StringIO()
+    # A per-chart salt keeps element ids (clip paths) unique when charts share one page.
+    with matplotlib.rc_context({**_RC, "svg.hashsalt": salt}):
+        fig.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    # Drop the XML prolog and DOCTYPE: the SVG is embedded in HTML or written to its own file.
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+def _figure(height: float = _HEIGHT) -> Figure:
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(WIDTH_INCHES, height), layout="constrained")
+    FigureCanvasAgg(fig)  # a canvas that can measure text, for the tick-label check
+    return fig
+
+
+def _short(label: str, limit: int = 48) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "\u2026"
+
+
+def lone_points(values: Sequence[float | None]) -> list[int]:
+    """Indexes of values whose neighbours are both missing: a line cannot show them."""
+    present = [v is not None and math.isfinite(v) for v in values]
+    return [
+        i for i, here in enumerate(present)
+        if here and not (i > 0 and present[i - 1]) and not (i + 1 < len(present) and present[i + 1])
+    ]  # fmt: skip
+
+
+def overlapping_tick_labels(
+    fig: Figure, axis: Axis, gap: float = 0.0, *, horizontal: bool = True
+) -> list[tuple[str, str]]:
+    """Pairs of neighbouring major tick labels on ``axis`` closer than ``gap`` pixels.
+
+    ``horizontal`` says whether the labels sit side by side (an x axis) or stacked (y).
+    """
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    boxes = []
+    for label in axis.get_majorticklabels():
+        if label.get_visible() and label.get_text():
+            box = label.get_window_extent(renderer)
+            low, high = (box.x0, box.x1) if horizontal else (box.y0, box.y1)
+            boxes.append((low, high, label.get_text()))
+    boxes.sort()
+    return [(a[2], b[2]) for a, b in itertools.pairwise(boxes) if b[0] < a[1] + gap]
+
+
+def _thin_ticks(fig: Figure, axis: Axis, locators: Sequence[Callable[[], Any]]) -> None:
+    # Try ever sparser locators until the labels fit; the last one is the sparsest there is.
+    for make in locators:
+        if not overlapping_tick_labels(
+            fig, axis, _TICK_GAP_PX, horizontal=axis is not axis.axes.yaxis
+        ):
+            return
+        axis.set_major_locator(make())
+
+
+def time_series_figure(
+    series: Series,
+    *,
+    title: str,
+    ylabel: str,
+    percent: bool = False,
+    xlim: tuple[datetime, datetime] | None = None,
+    colours: Mapping[str, str] | None = None,
+) -> Figure:
+    """A line chart of one or more time series; ``xlim`` fixes the time axis."""
+    with matplotlib.rc_context(_RC):
+        fig = _figure()
+        ax = fig.add_subplot()
+        names = sorted(series, key=lambda name: (name != "all", name))
+        for index, name in enumerate(names[:_MAX_SERIES]):
+            points = sorted(series[name], key=lambda point: point[0])
+            xs = date2num([point[0] for point in points])  # type: ignore[no-untyped-call]
+            values = [None if v is None else (v * 100.0 if percent else v) for _, v in points]
+            ys = [float("nan") if v is None else v for v in values]
+            colour = (colours or {}).get(name, PALETTE[index % len(PALETTE)])
+            drawn = sum(1 for v in values if v is not None)
+            ax.plot(
+                xs, ys, marker="o" if drawn < _ALL_MARKERS_BELOW else None, markersize=3.5,
+                linewidth=1.6, color=colour, label=_short(name),
+            )  # fmt: skip
+            lone = lone_points(values)
+            if lone and drawn >= _ALL_MARKERS_BELOW:
+                ax.plot([xs[i] for i in lone], [ys[i] for i in lone], linestyle="none",
+                        marker="o", markersize=3.5, color=colour)  # fmt: skip
+        locator = AutoDateLocator(tz=TIME_ZONE)  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=TIME_ZONE))  # type: ignore[no-untyped-call]
+        if xlim is not None:
+            # Same time axis on every trend chart, whatever range each series happens to cover.
+            ax.set_xlim(date2num(xlim[0]), date2num(xlim[1]))  # type: ignore[no-untyped-call]
+        ax.set_xlabel(f"time ({TIME_ZONE_NAME})")
+        ax.set_title(title, loc="left", fontweight="bold")
+        ax.set_ylabel(ylabel)
+        ax.set_ylim(bottom=0)
+        if percent:
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=None, symbol=" %"))
+        if len(names) > 1:
+            hidden = len(names) - _MAX_SERIES
+            ax.legend(
+                loc="upper left", fontsize=8, frameon=False, ncols=2,
+                title=f"(+{hidden} more not drawn)" if hidden > 0 else None,
+            )  # fmt: skip
+
+        def dates(most: int) -> Callable[[], Any]:
+            def make() -> Any:
+                thinner = AutoDateLocator(tz=TIME_ZONE, minticks=2, maxticks=most)  # type: ignore[no-untyped-call]
+                ax.xaxis.set_major_formatter(ConciseDateFormatter(thinner, tz=TIME_ZONE))  # type: ignore[no-untyped-call]
+                return thinner
+
+            return make
+
+        _thin_ticks(fig, ax.xaxis, [dates(n) for n in (8, 6, 4, 3, 2)])
+        _thin_ticks(fig, ax.yaxis, [functools.partial(MaxNLocator, n) for n in (6, 4, 2)])
+        return fig
+
+
+def time_series_chart(series: Series, *, salt: str = "timeseries", **options: Any) -> str:
+    """:func:`time_series_figure` as SVG text."""
+    return _svg(time_series_figure(series, **options), salt)
+
+
+def horizontal_bar_figure(
+    values: Sequence[tuple[str, Mapping[str, float | None]]],
+    *,
+    title: str,
+    xlabel: str,
+    log: bool = False,
+) -> Figure:
+    """Grouped horizontal bars: one row per label, one bar per key of its mapping.
+
+    With ``log=True`` the values are durations in seconds, and ticks are written in human
+    units (``250 ms``, ``1.5 s``).
+    """
+    keys: list[str] = []
+    for _, group in values:
+        keys.extend(key for key in group if key not in keys)
+    rows = len(values)
+    height = max(1.8, 0.9 + rows * (0.22 + 0.12 * len(keys)))
+    with matplotlib.rc_context(_RC):
+        fig = _figure(height)
+        ax = fig.add_subplot()
+        bar = 0.8 / max(1, len(keys))
+        for k, key in enumerate(keys):
+            ys = [row + (k - (len(keys) - 1) / 2) * bar for row in range(rows)]
+            # A log axis has no zero: a missing or zero value draws no bar rather than failing.
+            xs = [_bar_value(group.get(key), log) for _, group in values]
+            ax.barh(ys, xs, height=bar, color=PALETTE[k % len(PALETTE)], label=key)
+        ax.set_yticks(range(rows), [_short(label) for label, _ in values])
+        ax.invert_yaxis()  # first row at the top, as in the table beside it
+        ax.grid(axis="y", visible=False)
+        if log:
+            ax.set_xscale("log")
+            # 1-2-5 ticks: a range within one decade still gets several labels.
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            # Plain labels: the default log labels are math text, which is switched off.
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_tick_duration(v)))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            _thin_ticks(fig, ax.xaxis, [
+                lambda: LogLocator(base=10, subs=(1.0, 3.0)), lambda: LogLocator(base=10),
+                lambda: LogLocator(base=10, numticks=4), lambda: LogLocator(base=10, numticks=2),
+            ])  # fmt: skip
+        else:
+            _thin_ticks(
+                fig, ax.xaxis, [functools.partial(MaxNLocator, n, integer=True) for n in (6, 4, 2)]
+            )
+        ax.set_xlabel(xlabel)
+        ax.set_title(title, loc="left", fontweight="bold")
+        if len(keys) > 1:  # outside the axes, so it never hides a bar
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        return fig
+
+
+def horizontal_bar_chart(
+    values: Sequence[tuple[str, Mapping[str, float | None]]], *, salt: str = "bars", **options: Any
+) -> str:
+    """:func:`horizontal_bar_figure` as SVG text."""
+    return _svg(horizontal_bar_figure(values, **options), salt)
+
+
+def _bar_value(value: float | None, log: bool) -> float:
+    if value is None or value <= 0:
+        return float("nan") if log else 0.0
+    return float(value)
+
+
+_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(text: str) -> str:
+    """A file-name-safe form of a chart title."""
+    return _SLUG.sub("-", text.lower()).strip("-") or "chart"
