@@ -1,0 +1,677 @@
+"""The WorkflowDebugger: breakpoints, the hook around every step, and the control API.
+
+With no breakpoint, watch, trace or stepping, the hook's ``before`` is one change check
+(a clock read; a ``PRAGMA data_version`` at most every 250 ms) and one dict lookup of the
+call's name in the index of enabled breakpoints; ``after``/``on_error`` one flag test.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from otel_workflow._guard import report_internal_error
+from otel_workflow._hooks import CallInfo
+from otel_workflow.capture import capture
+from otel_workflow.debugger.breakpoints import Breakpoint, Decision, HitCounter
+from otel_workflow.debugger.control import (
+    Controller,
+    DebugEvent,
+    PausedExecution,
+    frames_of,
+)
+from otel_workflow.debugger.expressions import Expression, compile_expression
+from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
+from otel_workflow.debugger.store import DebugStore
+
+_logger = logging.getLogger("otel_workflow.debugger")
+MAX_TRACE_EVENTS = 10_000
+"""Trace events kept per execution (enter + exit of 5,000 steps)."""
+
+
+@dataclass
+class Watch:
+    """An expression evaluated after every step of matching executions (pdb ``display``)."""
+
+    expression: str
+    workflow: str | None = None
+    id: str = ""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _compiled: Expression | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "expression": self.expression, "workflow": self.workflow}
+
+
+@dataclass
+class _Record:
+    """What the debugger keeps about one execution it is following."""
+
+    workflow: str
+    input: Any = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    writers: dict[str, str] = field(default_factory=dict)
+    watch_values: dict[str, Any] = field(default_factory=dict)
+    trace: list[dict[str, Any]] | None = None
+    starts: dict[int, float] = field(default_factory=dict)
+    seq: int = 0
+
+
+def _call_label(call: CallInfo) -> str:
+    return call.name if call.step_index is None else f"{call.name}#{call.step_index}"
+
+
+def variables_of(call: CallInfo, phase: str, extra: Any = None) -> dict[str, Any]:
+    """Bound arguments, return value / exception and execution attributes, captured."""
+    try:
+        arguments = call.arguments()
+    except Exception:
+        arguments = {"args": call.args, "kwargs": call.kwargs}
+    data = capture(arguments, SNAPSHOT_LIMITS).data
+    variables: dict[str, Any] = dict(data) if isinstance(data, dict) else {"args": data}
+    variables["args"] = data
+    if phase == "after":
+        variables["result"] = capture(extra, SNAPSHOT_LIMITS).data
+    elif phase == "error" and isinstance(extra, BaseException):
+        variables["error"] = {"type": type(extra).__name__, "message": str(extra)[:512]}
+        frames = call.error_frames(extra, SNAPSHOT_LIMITS)
+        if frames:
+            variables["locals"] = frames[-1].locals
+            variables["frames"] = [f.to_dict() for f in frames]
+    span_attrs = getattr(call.span, "attributes", None)
+    variables["attributes"] = capture(dict(span_attrs or {}), SNAPSHOT_LIMITS).data
+    variables["workflow"] = call.workflow
+    variables["step"] = call.name
+    variables["attempt"] = call.attempt
+    return variables
+
+
+class WorkflowDebugger:
+    """Breakpoints, pauses, stepping, watches, traces, snapshots and replay.
+
+    >>> dbg = WorkflowDebugger(store="otel-workflow.db")     # doctest: +SKIP
+    >>> bp = dbg.set_breakpoint(step="charge", condition="order['total'] > 100")
+    >>> paused = dbg.wait_for_pause(timeout=5)                # doctest: +SKIP
+    """
+
+    def __init__(
+        self, store: str | Path | DebugStore | None = None, *, pause_timeout: float = 600.0
+    ) -> None:
+        self.store = DebugStore(store) if isinstance(store, (str, Path)) else store
+        self.control = Controller(pause_timeout)
+        self.control.on_change = self._refresh_busy
+        self._lock = threading.RLock()
+        self._hits = HitCounter()
+        self._breakpoints: dict[str, Breakpoint] = {}
+        self._watches: dict[str, Watch] = {}
+        self._trace_requests: dict[str, dict[str, Any]] = {}
+        self._records: dict[str, _Record] = {}
+        self._traces: dict[str, list[dict[str, Any]]] = {}
+        self._snapshots: dict[str, Snapshot] = {}
+        self._workflows: dict[str, Any] = {}
+        # The hot path's state: rebuilt on every change, read without the lock.
+        self._index: dict[str, tuple[Breakpoint, ...]] = {}
+        self._globs: tuple[Breakpoint, ...] = ()
+        self._span_bps: tuple[Breakpoint, ...] = ()
+        self._followed: frozenset[str] = frozenset()
+        self._busy = False
+        self.last_execution_id: str | None = None
+        self.replays: Any = None
+        if self.store is not None:
+            self.store.changed()
+            self._reload()
+        self._rebuild()
+
+    # -- breakpoints ------------------------------------------------------------------
+    def set_breakpoint(
+        self,
+        step: str | None = None,
+        workflow: str | None = None,
+        *,
+        span: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        condition: str | None = None,
+        hit_condition: str | None = None,
+        ignore_count: int = 0,
+        temporary: bool = False,
+        action: str = "pause",
+        message: str | None = None,
+        hit_limit: int | None = None,
+        rate_limit: float = 1.0,
+        ttl: float | None = 24 * 3600.0,
+    ) -> Breakpoint:
+        """Add a breakpoint (validated now: a bad expression raises ExpressionError)."""
+        bp = Breakpoint(
+            step=step,
+            workflow=workflow,
+            span=span,
+            attributes=dict(attributes or {}),
+            condition=condition,
+            hit_condition=hit_condition,
+            ignore_count=ignore_count,
+            temporary=temporary,
+            action=action,
+            message=message,
+            hit_limit=hit_limit,
+            rate_limit=rate_limit,
+            ttl=ttl,
+        ).validate()
+        with self._lock:
+            self._breakpoints[bp.id] = bp
+        self._save(bp)
+        return bp
+
+    def list_breakpoints(self) -> list[Breakpoint]:
+        self.refresh()
+        with self._lock:
+            return list(self._breakpoints.values())
+
+    def get_breakpoint(self, bp_id: str) -> Breakpoint:
+        with self._lock:
+            try:
+                return self._breakpoints[bp_id]
+            except KeyError:
+                raise LookupError(f"no breakpoint {bp_id!r}") from None
+
+    def enable(self, bp_id: str) -> None:
+        bp = self.get_breakpoint(bp_id)
+        bp.enabled, bp.disabled_reason = True, None
+        bp.created_at = time.time()  # a re-enabled snapshot breakpoint gets a fresh TTL
+        self._save(bp)
+
+    def disable(self, bp_id: str, reason: str | None = None) -> None:
+        bp = self.get_breakpoint(bp_id)
+        bp.enabled, bp.disabled_reason = False, reason
+        self._save(bp)
+
+    def clear_breakpoint(self, bp_id: str) -> None:
+        with self._lock:
+            if self._breakpoints.pop(bp_id, None) is None:
+                raise LookupError(f"no breakpoint {bp_id!r}")
+        if self.store is not None:
+            self.store.delete("breakpoint", bp_id)
+        self._rebuild()
+
+    def clear_all(self) -> None:
+        for bp in list(self._breakpoints.values()):
+            self.clear_breakpoint(bp.id)
+
+    def _save(self, bp: Breakpoint) -> None:
+        if self.store is not None:
+            self.store.put("breakpoint", bp.id, bp.to_dict())
+        self._rebuild()
+
+    # -- sharing through the store ---------------------------------------------------------
+    def refresh(self) -> None:
+        """Pick up changes other processes made to the store now (the hook does it itself)."""
+        if self.store is not None:
+            self.store._next_check = 0.0
+            if self.store.changed():
+                self._reload()
+                self._rebuild()
+
+    def _reload(self) -> None:
+        assert self.store is not None
+        with self._lock:
+            fresh: dict[str, Breakpoint] = {}
+            for spec in self.store.load("breakpoint"):
+                try:
+                    bp = Breakpoint.from_dict(spec)
+                except (TypeError, ValueError) as exc:
+                    _logger.warning(
+                        "debugger: skipping stored breakpoint %s: %s", spec.get("id"), exc
+                    )
+                    continue
+                old = self._breakpoints.get(bp.id)
+                if old is not None:  # keep this process's counters
+                    bp.hit_count = max(bp.hit_count, old.hit_count)
+                    bp._last_action, bp.condition_error = old._last_action, old.condition_error
+                fresh[bp.id] = bp
+            self._breakpoints = fresh
+            watches: dict[str, Watch] = {}
+            for spec in self.store.load("watch"):
+                old_watch = self._watches.get(spec["id"])
+                watch = old_watch or Watch(spec["expression"], spec.get("workflow"), spec["id"])
+                watch._compiled = watch._compiled or compile_expression(watch.expression)
+                watches[watch.id] = watch
+            self._watches = watches
+            self._trace_requests = {s["id"]: s for s in self.store.load("trace")}
+
+    def _rebuild(self) -> None:
+        """Recompute the hot path's index and flags (after any change)."""
+        with self._lock:
+            index: dict[str, list[Breakpoint]] = {}
+            globs, spans = [], []
+            followed = set()
+            for bp in self._breakpoints.values():
+                if not bp.enabled:
+                    continue
+                if bp.span is not None:
+                    spans.append(bp)
+                    continue
+                keys = bp.keys()
+                if not keys:
+                    globs.append(bp)
+                for key in keys:
+                    index.setdefault(key, []).append(bp)
+                if bp.action == "snapshot":
+                    followed.add(bp.workflow or "*")
+            for watch in self._watches.values():
+                followed.add(watch.workflow or "*")
+            for req in self._trace_requests.values():
+                followed.add(req.get("workflow") or "*")
+            self._index = {k: tuple(v) for k, v in index.items()}
+            self._globs, self._span_bps = tuple(globs), tuple(spans)
+            self._followed = frozenset(followed)
+        self._refresh_busy()
+
+    def _refresh_busy(self) -> None:
+        self._busy = bool(self._globs or self._followed or self._records or self.control.busy)
+
+    # -- the hook (registered by configure() or attach()) ------------------------------------
+    def before(self, call: CallInfo) -> Awaitable[None] | None:
+        store = self.store
+        if store is not None and store.changed():
+            self._reload()
+            self._rebuild()
+        bps = self._index.get(call.name)
+        if bps is None and not self._busy:
+            return None
+        try:
+            return self._boundary(call, "before", None, bps)
+        except Exception as exc:
+            report_internal_error("debugger", exc)
+            return None
+
+    def after(self, call: CallInfo, result: Any) -> Awaitable[None] | None:
+        if not self._busy:
+            return None
+        try:
+            return self._boundary(call, "after", result, None)
+        except Exception as exc:
+            report_internal_error("debugger", exc)
+            return None
+
+    def on_error(self, call: CallInfo, exc: BaseException) -> Awaitable[None] | None:
+        if not self._busy:
+            return None
+        try:
+            return self._boundary(call, "error", exc, None)
+        except Exception as internal:
+            report_internal_error("debugger", internal)
+            return None
+
+    def _boundary(
+        self, call: CallInfo, phase: str, extra: Any, bps: tuple[Breakpoint, ...] | None
+    ) -> Awaitable[None] | None:
+        eid = call.execution_id
+        if call.is_workflow and phase == "before":
+            self.last_execution_id = eid
+            self._workflows[call.name] = call.func
+            if self.replays is not None:
+                self.replays.bind(call)
+        elif self.replays is not None and phase == "before":
+            self.replays.substitute(call)
+        record = self._record_for(call, phase)
+        if record is not None:
+            self._note(record, call, phase, extra)
+        namespace: dict[str, Any] | None = None
+
+        def ns() -> dict[str, Any]:
+            nonlocal namespace
+            if namespace is None:
+                namespace = variables_of(call, phase, extra)
+            return namespace
+
+        reason, bp_id = None, None
+        if phase == "before":
+            candidates = list(bps or ())
+            candidates += [
+                bp for bp in self._globs if bp.matches_call(call.kind, call.name, call.workflow)
+            ]
+            for bp in candidates:
+                if not bp.matches_call(call.kind, call.name, call.workflow):
+                    continue
+                decision = self._hits.hit(bp, ns)
+                if self._act(bp, decision, call, ns) and reason is None:
+                    reason, bp_id = "breakpoint", bp.id
+        step_reason = self.control.step_reason(call, phase) if eid is not None else None
+        reason = reason or step_reason
+        if record is not None and phase != "before" and record.watch_values is not None:
+            self._check_watches(record, call, ns)
+        if call.is_workflow and phase != "before" and eid is not None:
+            self._finish_execution(eid, call, phase)
+        if reason is None or eid is None:
+            return None
+        self._records.setdefault(eid, _Record(call.workflow))
+        self._refresh_busy()
+        info = PausedExecution(
+            execution_id=eid,
+            workflow=call.workflow,
+            step=call.name,
+            kind=call.kind,
+            phase=phase,
+            reason=reason,
+            stack=frames_of(call),
+            variables=ns(),
+            breakpoint_id=bp_id,
+        )
+        return self.control.stop(call, info)
+
+    def _act(
+        self, bp: Breakpoint, decision: Decision, call: CallInfo, ns: Callable[[], dict[str, Any]]
+    ) -> bool:
+        """Carry out one decision; True when it asks for a pause."""
+        if decision.condition_error is not None:
+            _logger.warning(
+                "debugger: condition of breakpoint %s failed (stopping, as bdb does): %s",
+                bp.id,
+                decision.condition_error,
+            )
+            self.control.emit(
+                "condition_error",
+                call.execution_id,
+                {"breakpoint": bp.id, "error": decision.condition_error},
+            )
+        pause = False
+        if decision.stop:
+            if bp.action == "pause":
+                pause = True
+            elif bp.action == "snapshot":
+                self._take_snapshot(call, ns(), bp.id)
+            else:
+                assert bp._template is not None
+                line = bp._template.render(ns())
+                _logger.info("debugger log %s: %s", bp.id, line)
+                if call.span is not None:
+                    call.span.add_event(
+                        "workflow.debugger.log", {"message": line, "breakpoint.id": bp.id}
+                    )
+                self.control.emit("log", call.execution_id, {"breakpoint": bp.id, "message": line})
+        if decision.delete:
+            self.clear_breakpoint(bp.id)
+        elif decision.disable is not None:
+            _logger.warning("debugger: breakpoint %s disabled: %s", bp.id, decision.disable)
+            self.disable(bp.id, decision.disable)
+            self.control.emit(
+                "disabled", call.execution_id, {"breakpoint": bp.id, "reason": decision.disable}
+            )
+        return pause
+
+    # -- following executions: state, traces, watches ----------------------------------------
+    def _record_for(self, call: CallInfo, phase: str) -> _Record | None:
+        eid = call.execution_id
+        if eid is None:
+            return None
+        record = self._records.get(eid)
+        if (
+            record is None
+            and phase == "before"
+            and self._followed
+            and ("*" in self._followed or call.workflow in self._followed or self._traced(call))
+        ):
+            record = self._records[eid] = _Record(call.workflow)
+            if self._traced(call):
+                record.trace = []
+            self._refresh_busy()
+        return record
+
+    def _traced(self, call: CallInfo) -> bool:
+        for req in self._trace_requests.values():
+            if req.get("execution_id") in (None, call.execution_id) and req.get("workflow") in (
+                None,
+                call.workflow,
+            ):
+                return True
+        return False
+
+    def _note(self, record: _Record, call: CallInfo, phase: str, extra: Any) -> None:
+        label = _call_label(call)
+        if phase == "before" and call.is_workflow and record.input is None:
+            record.input = capture(self._arguments(call), SNAPSHOT_LIMITS).data
+        if phase == "after" and not call.is_workflow:
+            record.outputs[label] = capture(extra, SNAPSHOT_LIMITS).data
+            record.writers[f"steps.{label}"] = call.name
+        if record.trace is None or len(record.trace) >= MAX_TRACE_EVENTS:
+            return
+        record.seq += 1
+        now = time.time()
+        event: dict[str, Any] = {
+            "execution_id": call.execution_id,
+            "seq": record.seq,
+            "ts": now,
+            "event": {"before": "enter", "after": "exit", "error": "error"}[phase],
+            "kind": call.kind,
+            "name": call.name,
+            "step_index": call.step_index,
+            "attempt": call.attempt,
+            "depth": len(call.stack()) - 1,
+        }
+        if phase == "before":
+            record.starts[id(call)] = now
+            event["arguments"] = capture(self._arguments(call), SNAPSHOT_LIMITS).data
+        else:
+            start = record.starts.pop(id(call), None)
+            event["duration"] = None if start is None else now - start
+            if phase == "after":
+                event["result"] = capture(extra, SNAPSHOT_LIMITS).data
+            else:
+                event["error"] = {"type": type(extra).__name__, "message": str(extra)[:512]}
+        record.trace.append(event)
+
+    @staticmethod
+    def _arguments(call: CallInfo) -> Any:
+        try:
+            return call.arguments()
+        except Exception:
+            return {"args": call.args, "kwargs": call.kwargs}
+
+    def _check_watches(
+        self, record: _Record, call: CallInfo, ns: Callable[[], dict[str, Any]]
+    ) -> None:
+        for watch in list(self._watches.values()):
+            if watch.workflow not in (None, call.workflow) or watch._compiled is None:
+                continue
+            try:
+                value = watch._compiled.evaluate(ns())
+            except Exception:
+                continue  # not defined at this step
+            value = capture(value, SNAPSHOT_LIMITS).data
+            missing = watch.id not in record.watch_values
+            old = record.watch_values.get(watch.id)
+            record.watch_values[watch.id] = value
+            if missing or old == value:
+                continue
+            event = {
+                "watch_id": watch.id,
+                "expression": watch.expression,
+                "execution_id": call.execution_id,
+                "step": call.name,
+                "step_index": call.step_index,
+                "old": old,
+                "new": value,
+                "ts": time.time(),
+            }
+            watch.events.append(event)
+            if self.store is not None:
+                self.store.add_watch_event(event)
+            self.control.emit("watch", call.execution_id, event)
+
+    def _finish_execution(self, eid: str, call: CallInfo, phase: str) -> None:
+        record = self._records.pop(eid, None)
+        if record is not None and record.trace:
+            if self.store is not None:
+                self.store.add_trace_events(record.trace)
+            else:
+                self._traces[eid] = record.trace
+        self._refresh_busy()
+        self.control.emit(
+            "finished",
+            eid,
+            {"workflow": call.workflow, "status": "ok" if phase == "after" else "error"},
+        )
+
+    # -- the control API (thread-safe) ----------------------------------------------------
+    def wait_for_pause(
+        self, timeout: float | None = 5.0, execution_id: str | None = None
+    ) -> PausedExecution | None:
+        """The next pause (of one execution, if given), or None after ``timeout`` seconds."""
+        return self.control.wait_for_pause(timeout, execution_id)
+
+    def paused_executions(self) -> list[PausedExecution]:
+        return self.control.paused()
+
+    def resume(self, execution_id: str) -> bool:
+        return self.control.resume(execution_id)
+
+    def step_into(self, execution_id: str) -> bool:
+        return self.control.resume(execution_id, "into")
+
+    def step_over(self, execution_id: str) -> bool:
+        return self.control.resume(execution_id, "over")
+
+    def step_out(self, execution_id: str) -> bool:
+        return self.control.resume(execution_id, "out")
+
+    def pause(self, execution_id: str) -> None:
+        """Stop a running execution at its next step boundary."""
+        self.control.request_pause(execution_id)
+
+    def add_listener(self, callback: Callable[[DebugEvent], None]) -> Callable[[], None]:
+        return self.control.add_listener(callback)
+
+    # -- watches ------------------------------------------------------------------------
+    def watch(self, expression: str, workflow: str | None = None) -> Watch:
+        """Report each change of ``expression``'s value after a step of matching executions."""
+        compiled = compile_expression(expression)
+        import uuid
+
+        watch = Watch(expression, workflow, uuid.uuid4().hex[:12], _compiled=compiled)
+        with self._lock:
+            self._watches[watch.id] = watch
+        if self.store is not None:
+            self.store.put("watch", watch.id, watch.to_dict())
+        self._rebuild()
+        return watch
+
+    def unwatch(self, watch_id: str) -> None:
+        with self._lock:
+            self._watches.pop(watch_id, None)
+        if self.store is not None:
+            self.store.delete("watch", watch_id)
+        self._rebuild()
+
+    def watch_events(self, watch_id: str) -> list[dict[str, Any]]:
+        if self.store is not None:
+            return self.store.watch_events(watch_id)
+        watch = self._watches.get(watch_id)
+        return list(watch.events) if watch else []
+
+    # -- traces ---------------------------------------------------------------------------
+    def start_trace(self, execution_id: str | None = None, *, workflow: str | None = None) -> str:
+        """Record enter/exit of every step of matching executions; returns the trace id."""
+        if execution_id is None and workflow is None:
+            raise ValueError("start_trace needs an execution id or workflow=")
+        trace_id = execution_id or f"workflow:{workflow}"
+        spec = {"id": trace_id, "execution_id": execution_id, "workflow": workflow}
+        with self._lock:
+            self._trace_requests[trace_id] = spec
+        if self.store is not None:
+            self.store.put("trace", trace_id, spec)
+        self._rebuild()
+        return trace_id
+
+    def stop_trace(self, trace_id: str) -> None:
+        with self._lock:
+            self._trace_requests.pop(trace_id, None)
+        if self.store is not None:
+            self.store.delete("trace", trace_id)
+        self._rebuild()
+
+    def get_trace(self, execution_id: str) -> list[dict[str, Any]]:
+        """Enter/exit events of one execution in order (also after it finished)."""
+        record = self._records.get(execution_id)
+        live = list(record.trace or []) if record is not None else []
+        stored = (
+            self.store.trace(execution_id)
+            if self.store is not None
+            else self._traces.get(execution_id, [])
+        )
+        return sorted(stored + live, key=lambda e: e["seq"])
+
+    # -- snapshots ------------------------------------------------------------------------
+    def _take_snapshot(
+        self, call: CallInfo, variables: dict[str, Any], bp_id: str | None
+    ) -> Snapshot:
+        eid = call.execution_id or ""
+        record = self._records.get(eid) or _Record(call.workflow)
+        state = {"input": record.input, "steps": dict(record.outputs), "variables": variables}
+        writers = dict(record.writers)
+        writers["variables"] = call.name
+        snap = Snapshot(eid, call.workflow, call.name, call.step_index, state, writers, bp_id)
+        self._snapshots[snap.id] = snap
+        bp = self._breakpoints.get(bp_id or "")
+        if self.store is not None:
+            expires = None if bp is None or bp.ttl is None else snap.ts + bp.ttl
+            self.store.add_snapshot(snap.to_dict(), expires)
+        if call.span is not None:
+            payload = capture(state, SNAPSHOT_LIMITS).to_json()
+            call.span.add_event(
+                "workflow.debugger.snapshot", {"snapshot.id": snap.id, "snapshot.state": payload}
+            )
+        self.control.emit("snapshot", eid, {"snapshot": snap.id, "step": call.name})
+        return snap
+
+    def snapshot(self, execution_id: str) -> Snapshot:
+        """Snapshot a paused execution's state now."""
+        for pause in self.control._paused.get(execution_id, ()):
+            return self._take_snapshot(pause.call, pause.info.variables, None)
+        raise LookupError(f"execution {execution_id!r} is not paused")
+
+    def snapshots(self, execution_id: str | None = None) -> list[Snapshot]:
+        if self.store is not None:
+            return [Snapshot.from_dict(d) for d in self.store.snapshots(execution_id)]
+        return [s for s in self._snapshots.values() if execution_id in (None, s.execution_id)]
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        snap = self._snapshots.get(snapshot_id)
+        if snap is None and self.store is not None:
+            data = self.store.snapshot(snapshot_id)
+            snap = Snapshot.from_dict(data) if data else None
+        if snap is None:
+            raise LookupError(f"no snapshot {snapshot_id!r}")
+        return snap
+
+    @staticmethod
+    def compare(a: Snapshot, b: Snapshot) -> list[Change]:
+        """Structured diff: added / removed / changed paths, each with the step that wrote it."""
+        return compare(a, b)
+
+    # -- executions -----------------------------------------------------------------------
+    def executions(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent executions from the store (newest first)."""
+        if self.store is None:
+            raise LookupError("executions() needs a store: WorkflowDebugger(store=path)")
+        return self.store.executions(workflow, status, limit)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def attach(self) -> WorkflowDebugger:
+        """Register this debugger's hook (and nothing else) with the step machine."""
+        from otel_workflow._hooks import register_hook
+
+        register_hook(self)
+        return self
+
+    def detach(self) -> None:
+        """Unregister the hook and resume every paused execution."""
+        from otel_workflow._hooks import unregister_hook
+
+        unregister_hook(self)
+        self.control.resume_all()

@@ -1,0 +1,275 @@
+"""The debugger's tables in the SQLite store: breakpoints, watches, snapshots, traces.
+
+Every change is one ``BEGIN IMMEDIATE`` transaction that also bumps a generation counter,
+so writes are atomic and several processes share one store's breakpoints.  A process
+notices another's change without a restart at the cost of one cheap read at most every
+``check_interval`` seconds: ``PRAGMA data_version`` (answered from SQLite's page cache,
+no query), and only when that moved, the one-row generation counter.
+
+The tables are created on open when missing (``CREATE TABLE IF NOT EXISTS`` in one
+transaction, so two processes opening a new file at once agree).  They are prefixed
+``debug_`` and never touch the span tables.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+BUSY_TIMEOUT_MS = 30_000
+CHECK_INTERVAL = 0.25
+"""Seconds between two checks for changes made by other processes."""
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS debug_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO debug_meta (key, value) VALUES ('generation', 0);
+CREATE TABLE IF NOT EXISTS debug_breakpoints (
+    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS debug_watches (
+    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS debug_watch_events (
+    id INTEGER PRIMARY KEY, watch_id TEXT NOT NULL, execution_id TEXT, step TEXT,
+    ts REAL NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS debug_snapshots (
+    id TEXT PRIMARY KEY, execution_id TEXT, workflow TEXT, step TEXT, step_index INTEGER,
+    breakpoint_id TEXT, ts REAL NOT NULL, expires REAL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_debug_snapshots_execution ON debug_snapshots (execution_id, ts);
+CREATE TABLE IF NOT EXISTS debug_traces (
+    id INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, seq INTEGER NOT NULL,
+    ts REAL NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ix_debug_traces_execution ON debug_traces (execution_id, seq);
+CREATE TABLE IF NOT EXISTS debug_trace_requests (
+    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
+"""
+
+_KINDS = {"breakpoint": "debug_breakpoints", "watch": "debug_watches",
+          "trace": "debug_trace_requests"}  # fmt: skip
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class DebugStore:
+    """The debugger's persistent state in one SQLite file (shared with the span store)."""
+
+    def __init__(self, path: str | Path, *, check_interval: float = CHECK_INTERVAL) -> None:
+        if not isinstance(path, (str, Path)):
+            raise TypeError(f"store path must be a str or Path, got {type(path).__name__}")
+        self.path = Path(path)
+        self.check_interval = check_interval
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
+            isolation_level=None,
+        )  # fmt: skip
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        # One transaction, so two processes creating the tables at once agree.
+        self._conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        self._data_version = -1
+        self._generation = -1
+        self._next_check = 0.0
+
+    # -- transactions -----------------------------------------------------------------
+    class _Tx:
+        def __init__(self, store: DebugStore) -> None:
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            self.store._conn.execute("BEGIN IMMEDIATE")
+            return self.store._conn
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            try:
+                self.store._conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+            finally:
+                self.store._lock.release()
+
+    def _transaction(self) -> DebugStore._Tx:
+        return DebugStore._Tx(self)
+
+    def _bump(self, conn: sqlite3.Connection) -> None:
+        conn.execute("UPDATE debug_meta SET value = value + 1 WHERE key = 'generation'")
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- change detection -------------------------------------------------------------
+    def changed(self) -> bool:
+        """True when another process changed the shared specs since the last call.
+
+        Cheap: at most one ``PRAGMA data_version`` per ``check_interval``; the generation
+        row is read only when the file changed at all (span writes move data_version too).
+        """
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + self.check_interval
+        with self._lock:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            row = self._conn.execute(
+                "SELECT value FROM debug_meta WHERE key = 'generation'"
+            ).fetchone()
+        generation = int(row[0]) if row else 0
+        if generation == self._generation:
+            return False
+        self._generation = generation
+        return True
+
+    # -- specs: breakpoints, watches, trace requests ------------------------------------
+    def put(self, kind: str, item_id: str, spec: dict[str, Any]) -> None:
+        """Insert or replace one spec, atomically."""
+        with self._transaction() as conn:
+            conn.execute(
+                f"INSERT OR REPLACE INTO {_KINDS[kind]} (id, spec, updated) VALUES (?, ?, ?)",
+                (item_id, _dumps(spec), time.time()),
+            )
+            self._bump(conn)
+
+    def delete(self, kind: str, item_id: str) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute(f"DELETE FROM {_KINDS[kind]} WHERE id = ?", (item_id,))
+            self._bump(conn)
+        return cursor.rowcount > 0
+
+    def load(self, kind: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT spec FROM {_KINDS[kind]} ORDER BY updated, id"
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # -- snapshots ----------------------------------------------------------------------
+    def add_snapshot(self, snapshot: dict[str, Any], expires: float | None) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO debug_snapshots (id, execution_id, workflow, step, step_index, "
+                "breakpoint_id, ts, expires, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (snapshot["id"], snapshot.get("execution_id"), snapshot.get("workflow"),
+                 snapshot.get("step"), snapshot.get("step_index"), snapshot.get("breakpoint_id"),
+                 snapshot["ts"], expires, _dumps(snapshot)),
+            )  # fmt: skip
+            conn.execute("DELETE FROM debug_snapshots WHERE expires < ?", (time.time(),))
+
+    def snapshots(self, execution_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        sql = "SELECT payload FROM debug_snapshots WHERE (expires IS NULL OR expires >= ?)"
+        params: list[Any] = [time.time()]
+        if execution_id is not None:
+            sql += " AND execution_id = ?"
+            params.append(execution_id)
+        sql += " ORDER BY ts LIMIT ?"
+        params.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT payload FROM debug_snapshots WHERE id = ?", (snapshot_id,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # -- traces and watch events --------------------------------------------------------
+    def add_trace_events(self, events: Iterable[dict[str, Any]]) -> None:
+        rows = [(e["execution_id"], e["seq"], e["ts"], _dumps(e)) for e in events]
+        if not rows:
+            return
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO debug_traces (execution_id, seq, ts, payload) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+
+    def trace(self, execution_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM debug_traces WHERE execution_id = ? ORDER BY seq, id",
+                (execution_id,),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def add_watch_event(self, event: dict[str, Any]) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO debug_watch_events (watch_id, execution_id, step, ts, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (event["watch_id"], event.get("execution_id"), event.get("step"),
+                 event["ts"], _dumps(event)),
+            )  # fmt: skip
+
+    def watch_events(self, watch_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM debug_watch_events WHERE watch_id = ? ORDER BY id",
+                (watch_id,),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # -- executions and steps (the span store's tables, when present) ------------------------
+    def executions(
+        self, workflow: str | None = None, status: str | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Recent executions recorded by the span store, newest first ([] when none)."""
+        sql = ("SELECT execution_id, workflow, status, start_ns, duration, error_type, trace_id "
+               "FROM executions WHERE 1=1")  # fmt: skip
+        params: list[Any] = []
+        if workflow is not None:
+            sql += " AND workflow = ?"
+            params.append(workflow)
+        if status is not None:
+            sql += " AND status = ?"
+            params.append(status)
+        sql += " ORDER BY start_ns DESC LIMIT ?"
+        params.append(int(limit))
+        try:
+            with self._lock:
+                rows = self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:  # no span store in this file yet
+            return []
+        keys = ("execution_id", "workflow", "status", "start_ns", "duration", "error_type",
+                "trace_id")  # fmt: skip
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def execution_steps(self, execution_id: str) -> list[dict[str, Any]]:
+        """The recorded steps of one execution in start order, attributes decoded."""
+        try:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT step, step_index, attempt, status, attributes FROM steps "
+                    "WHERE execution_id = ? ORDER BY start_ns, id", (execution_id,),
+                ).fetchall()  # fmt: skip
+                wf = self._conn.execute(
+                    "SELECT workflow, status, attributes, trace_id, span_id FROM executions "
+                    "WHERE execution_id = ?", (execution_id,),
+                ).fetchone()  # fmt: skip
+        except sqlite3.OperationalError:
+            return []
+        steps = [
+            {"step": r[0], "step_index": r[1], "attempt": r[2], "status": r[3],
+             "attributes": json.loads(r[4]) if r[4] else {}}
+            for r in rows
+        ]  # fmt: skip
+        if wf is not None:
+            steps.insert(
+                0,
+                {
+                    "workflow": wf[0],
+                    "status": wf[1],
+                    "trace_id": wf[3],
+                    "span_id": wf[4],
+                    "attributes": json.loads(wf[2]) if wf[2] else {},
+                },
+            )
+        return steps
