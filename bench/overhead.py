@@ -96,6 +96,24 @@ def variants(provider: TracerProvider) -> dict[str, tuple[Callable[[], Any], boo
     async def bare_async() -> None:
         pass
 
+    @ow.workflow(name="flow")
+    def ow_workflow() -> None:
+        pass
+
+    @ow.step(name="work_args")
+    def ow_step_args(order_id: int, sku: str) -> int:
+        return order_id
+
+    @ow.step(name="work_capture", capture=True)
+    def ow_step_capture(order_id: int, sku: str) -> int:
+        return order_id
+
+    def step_args() -> None:
+        ow_step_args(1, "abc")
+
+    def step_capture() -> None:
+        ow_step_capture(1, "abc")
+
     return {
         "bare function": (bare, False),
         "wrapt pass-through": (wrapt_only, False),
@@ -106,6 +124,9 @@ def variants(provider: TracerProvider) -> dict[str, tuple[Callable[[], Any], boo
         "async wrapt pass-through": (wrapt_only_async, True),
         "async raw OTel span": (raw_span_async, True),
         "async @ow.step (spans + metrics)": (ow_step_async, True),
+        "@ow.workflow (spans + metrics)": (ow_workflow, False),
+        "@ow.step(1, 'abc')": (step_args, False),
+        "@ow.step(1, 'abc'), capture=True": (step_capture, False),
     }
 
 
@@ -189,6 +210,14 @@ def main() -> dict[str, float]:
          results["@ow.step, disabled"] / wrapt_ns,
          results["async @ow.step, disabled"] / results["async wrapt pass-through"], 1.2),
     ]  # fmt: skip
+    step_ns = results["@ow.step (spans + metrics)"]
+    workflow_ratio = results["@ow.workflow (spans + metrics)"] / step_ns
+    capture_ratio = results["@ow.step(1, 'abc'), capture=True"] / results["@ow.step(1, 'abc')"]
+    for label, ratio, target in [("@ow.workflow <= 1.15x @ow.step", workflow_ratio, 1.15),
+                                 ("capture=True <= 1.3x the same step without", capture_ratio,
+                                  1.3)]:  # fmt: skip
+        verdict = "met" if ratio <= target else "MISSED"
+        print(f"  {label:50s} {ratio:5.2f}          {verdict}")
     for label, sync_ratio, async_ratio, target in checks:
         verdict = "met" if max(sync_ratio, async_ratio) <= target else "MISSED"
         print(f"  {label:50s} {sync_ratio:5.2f} | {async_ratio:5.2f}  {verdict}")

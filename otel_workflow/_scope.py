@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextvars
 import itertools
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from random import getrandbits as _getrandbits
 from typing import Any
 
 from opentelemetry import trace
@@ -31,8 +31,9 @@ class Execution:
     def __init__(self, name: str, workflow_type: str = "") -> None:
         self.name = name
         self.workflow_type = workflow_type
-        # 64 random bits: unique enough per store and far cheaper than uuid4.
-        self.execution_id = os.urandom(8).hex()
+        # 64 random bits: unique enough per store, far cheaper than uuid4 or os.urandom
+        # (no system call); the random module reseeds itself in a forked child.
+        self.execution_id = f"{_getrandbits(64):016x}"
         # The root span, set once started, so ow.attributes() can reach it later.
         self.span: trace.Span | None = None
         # next() on itertools.count is atomic under the GIL: concurrent steps in threads
@@ -47,7 +48,10 @@ class Scope:
 
     def __init__(self, execution: Execution | None, attributes: Mapping[str, Any]) -> None:
         self.execution = execution
-        self.attributes: dict[str, Any] = dict(attributes)
+        # Scopes never mutate their dicts, so a parent's dict can be shared as it is.
+        self.attributes: dict[str, Any] = (
+            attributes if type(attributes) is dict else dict(attributes)
+        )
         # What every step span started under this scope carries besides its own fields;
         # merged once here instead of on every step.
         step_attributes: dict[str, Any] = dict(attributes)
