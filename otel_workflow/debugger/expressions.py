@@ -107,8 +107,8 @@ class Expression:
         """The expression's value over ``namespace``; raises :class:`EvaluationError`."""
         try:
             return _Evaluator(namespace, budget).run(self.tree.body)
-        except EvaluationError:
-            raise
+        except EvaluationError as exc:
+            raise EvaluationError(f"{self.source!r}: {exc}") from None
         except RecursionError:
             raise EvaluationError(f"{self.source!r}: too deeply nested") from None
         except Exception as exc:  # TypeError, KeyError, ZeroDivisionError ... on the data
