@@ -238,9 +238,7 @@ def capture(value: Any, limits: CaptureLimits = DEFAULT_LIMITS) -> Captured:
     return Captured(data, walker.truncated)
 
 
-def capture_arguments(
-    bound: Mapping[str, Any], limits: CaptureLimits = DEFAULT_LIMITS
-) -> Captured:
+def capture_arguments(bound: Mapping[str, Any], limits: CaptureLimits = DEFAULT_LIMITS) -> Captured:
     """Capture a call's bound arguments; arguments with secret-looking names are redacted."""
     return capture(dict(bound), limits)
 

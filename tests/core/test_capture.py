@@ -99,7 +99,9 @@ def test_capture_arguments_and_result(ow_telemetry: TelemetryCapture) -> None:
     login("ada", password="hunter2")
     (span,) = ow_telemetry.step_spans("login")
     assert json.loads(span.attributes[semconv.CAPTURE_INPUT]) == {
-        "user": "ada", "password": REDACTED}
+        "user": "ada",
+        "password": REDACTED,
+    }
     assert json.loads(span.attributes[semconv.CAPTURE_OUTPUT]) == {"user": "ada", "token": REDACTED}
 
 
@@ -307,7 +309,9 @@ def test_argument_capturer_skips_self_of_bound_calls() -> None:
 
     capturer = argument_capturer(Repo.save)
     assert json.loads(capturer(("n1",), {"pin": 1234}, Repo()).to_json()) == {
-        "name": "n1", "pin": REDACTED}
+        "name": "n1",
+        "pin": REDACTED,
+    }
     assert list(capturer((Repo(), "n2"), {}).data) == ["self", "name"]
 
 
@@ -333,4 +337,7 @@ def test_result_capturer_matches_capture(value: Any) -> None:
     """result_capturer's fast path gives exactly what capture gives."""
     got, expected = result_capturer()(value), capture(value)
     assert (got.data, got.truncated, got.to_json()) == (
-        expected.data, expected.truncated, expected.to_json())
+        expected.data,
+        expected.truncated,
+        expected.to_json(),
+    )

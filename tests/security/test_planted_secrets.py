@@ -20,13 +20,14 @@ from typing import Any
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from otel_workflow.exporters.store import SQLiteSpanExporter
 
 import otel_workflow as ow
 from otel_workflow.analytics import AnalyticsEngine
-from otel_workflow.exporters.store import SQLiteSpanExporter
 from otel_workflow.reports.render import render_report
 from otel_workflow.testing import TelemetryCapture
 from tests.support.otlp_receiver import OTLPReceiver
+
 
 @dataclass(frozen=True)
 class Plant:
@@ -133,57 +134,110 @@ PLANTS = [
     Plant("x_forwarded_for parameter", "Pl13xff", _named("x_forwarded_for")),
     Plant("refresh_token in **kwargs", "Pl14rt", _named("refresh_token")),
     Plant("dict key db_password", "Pl15db", _named("config", lambda s: {"db_password": s})),
-    Plant("nested aws_secret_access_key", "Pl16aws",
-          _named("config", lambda s: {"aws": {"aws_secret_access_key": s}})),
+    Plant(
+        "nested aws_secret_access_key",
+        "Pl16aws",
+        _named("config", lambda s: {"aws": {"aws_secret_access_key": s}}),
+    ),
     Plant("redis URL, empty user", "Pl17rd", _named("note", lambda s: f"redis://:{s}@cache:6379")),
     Plant("postgres URL", "Pl18pg", _named("note", lambda s: f"postgres://app:{s}@db:5432/x")),
-    Plant("password containing @", "Pl19at",
-          _named("note", lambda s: f"amqp://guest:{s}@x@mq:5672/vh")),
-    Plant("query string api_key", "Pl20qs",
-          _named("note", lambda s: f"https://api.example.com/v1/items?api_key={s}&page=2")),
+    Plant(
+        "password containing @",
+        "Pl19at",
+        _named("note", lambda s: f"amqp://guest:{s}@x@mq:5672/vh"),
+    ),
+    Plant(
+        "query string api_key",
+        "Pl20qs",
+        _named("note", lambda s: f"https://api.example.com/v1/items?api_key={s}&page=2"),
+    ),
     Plant("Bearer token in text", "Pl21br", _named("note", lambda s: f"sent Bearer {s}abcdef")),
-    Plant("Basic credentials in text", "Pl22bs", _named("note", lambda s: f"Basic {s}Zm9vOmJhcg==")),
+    Plant(
+        "Basic credentials in text", "Pl22bs", _named("note", lambda s: f"Basic {s}Zm9vOmJhcg==")
+    ),
     Plant("JWT under an ordinary key", "Pl23jw", _named("note", _jwt)),
     Plant("AWS access key under an ordinary key", "PL24AWS", _named("note", _aws)),
-    Plant("private key block", "Pl25pk", _named(
-        "note", lambda s: f"-----BEGIN RSA PRIVATE KEY-----\nMIIE{s}\n-----END RSA PRIVATE KEY-----"
-    )),  # fmt: skip
+    Plant(
+        "private key block",
+        "Pl25pk",
+        _named(
+            "note",
+            lambda s: f"-----BEGIN RSA PRIVATE KEY-----\nMIIE{s}\n-----END RSA PRIVATE KEY-----",
+        ),
+    ),
     Plant("namedtuple field", "Pl26nt", _named("record", lambda s: Creds("ada", s))),
-    Plant("SimpleNamespace field", "Pl27ns", _named("record", lambda s: SimpleNamespace(api_key=s))),
+    Plant(
+        "SimpleNamespace field", "Pl27ns", _named("record", lambda s: SimpleNamespace(api_key=s))
+    ),
     Plant("repr showing fields", "Pl28rp", _named("record", lambda s: Login("ada", s))),
     Plant("dataclass field", "Pl29dc", _named("record", lambda s: ServiceConfig("db", s))),
-    Plant("headers as (name, value) pairs", "Pl30hp",
-          _named("headers", lambda s: [("Accept", "json"), ("X-Api-Key", s)])),
-    Plant("header pair with a bearer", "Pl31hb",
-          _named("headers", lambda s: [("Authorization", f"Token {s}")])),
+    Plant(
+        "headers as (name, value) pairs",
+        "Pl30hp",
+        _named("headers", lambda s: [("Accept", "json"), ("X-Api-Key", s)]),
+    ),
+    Plant(
+        "header pair with a bearer",
+        "Pl31hb",
+        _named("headers", lambda s: [("Authorization", f"Token {s}")]),
+    ),
     Plant("headers as a dict", "Pl32hd", _named("headers", lambda s: {"Cookie": f"sid={s}"})),
     Plant("GitHub token", "Pl33gh", _named("note", lambda s: f"ghp_{s}{'a' * 30}")),
     Plant("key=value in prose", "Pl34kv", _named("note", lambda s: f"host=db password={s} x=1")),
     Plant("JSON text in a string", "Pl35js", _named("note", lambda s: json.dumps({"secret": s}))),
-    Plant("secret straddling the string cut", "Pl36cut",
-          _named("note", lambda s: "x" * 500 + f"postgres://app:{s}longpassword@db/x")),
+    Plant(
+        "secret straddling the string cut",
+        "Pl36cut",
+        _named("note", lambda s: "x" * 500 + f"postgres://app:{s}longpassword@db/x"),
+    ),
     Plant("JWT returned as the result", "Pl37rj", _result(_jwt)),
     Plant("AWS key returned as the result", "PL38RES", _result(_aws)),
     Plant("dict with a token returned", "Pl39rd", _result(lambda s: {"access_token": s})),
     Plant("ow.attributes api_key", "Pl40aa", _attributes(api_key=lambda s: s)),
-    Plant("ow.attributes authorization Bearer", "Pl41ab",
-          _attributes(authorization=lambda s: f"Bearer {s}abcdef")),
-    Plant("ow.attributes URL value", "Pl42au",
-          _attributes(endpoint=lambda s: f"postgres://app:{s}@db/x")),
+    Plant(
+        "ow.attributes authorization Bearer",
+        "Pl41ab",
+        _attributes(authorization=lambda s: f"Bearer {s}abcdef"),
+    ),
+    Plant(
+        "ow.attributes URL value",
+        "Pl42au",
+        _attributes(endpoint=lambda s: f"postgres://app:{s}@db/x"),
+    ),
     Plant("ow.attributes list value", "Pl43al", _attributes(labels=lambda s: ["a", f"token={s}"])),
-    Plant("DSN in an exception message", "Pl44ex", _raises(
-        lambda s: ConnectionError(f"could not connect to postgresql://app:{s}@db:5432/orders")
-    ), exception=True),  # fmt: skip
-    Plant("password= in an exception message", "Pl45ep",
-          _raises(lambda s: RuntimeError(f"login failed: user=ada password={s}")), exception=True),
-    Plant("Bearer token in an exception message", "Pl46eb",
-          _raises(lambda s: PermissionError(f"rejected Authorization: Bearer {s}abcdef")),
-          exception=True),
-    Plant("AWS key in an exception message", "PL47EXC",
-          _raises(lambda s: ValueError(f"bad key {_aws(s)}")), exception=True),
-    Plant("JWT in an exception message", "Pl48ej",
-          _raises(lambda s: ValueError(f"expired token {_jwt(s)}")), exception=True),
-]  # fmt: skip
+    Plant(
+        "DSN in an exception message",
+        "Pl44ex",
+        _raises(
+            lambda s: ConnectionError(f"could not connect to postgresql://app:{s}@db:5432/orders")
+        ),
+        exception=True,
+    ),
+    Plant(
+        "password= in an exception message",
+        "Pl45ep",
+        _raises(lambda s: RuntimeError(f"login failed: user=ada password={s}")),
+        exception=True,
+    ),
+    Plant(
+        "Bearer token in an exception message",
+        "Pl46eb",
+        _raises(lambda s: PermissionError(f"rejected Authorization: Bearer {s}abcdef")),
+        exception=True,
+    ),
+    Plant(
+        "AWS key in an exception message",
+        "PL47EXC",
+        _raises(lambda s: ValueError(f"bad key {_aws(s)}")),
+        exception=True,
+    ),
+    Plant(
+        "JWT in an exception message",
+        "Pl48ej",
+        _raises(lambda s: ValueError(f"expired token {_jwt(s)}")),
+        exception=True,
+    ),
+]
 
 
 @ow.workflow(name="planted_secrets", capture=True)
