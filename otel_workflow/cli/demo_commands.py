@@ -3,7 +3,8 @@
 Without ``--prometheus`` this is ``python -m otel_workflow.demo`` (the demo workload on the
 embedded store, with ``/metrics``).  With ``--prometheus`` it needs no Docker: it starts a
 local ``prometheus`` binary (Debian package ``prometheus``) on 127.0.0.1 with the shipped
-recording and alerting rules (``collector-config/prometheus/rules``), points it at the
+recording and alerting rules (``collector-config/prometheus/rules``, packaged with
+:mod:`otel_workflow.demo.prometheus`), points it at the
 workload's ``/metrics``, runs the workload, then prints the duration percentiles and, for
 every dashboard query, its result and a link to Prometheus's own graph page.
 
@@ -22,8 +23,6 @@ from typing import Any
 
 from otel_workflow import semconv as sc
 
-# The repository layout (DESIGN.md): collector-config/ sits beside the package.
-_DEFAULT_RULES = Path(__file__).resolve().parents[2] / "collector-config" / "prometheus" / "rules"
 _CHUNKS = 10  # scrapes the workload is spread over, so rates have several samples
 
 
@@ -46,8 +45,8 @@ def register(subparsers: Any) -> None:
     demo.add_argument(
         "--rules",
         type=Path,
-        default=_DEFAULT_RULES,
-        help="directory of Prometheus rule files (default: %(default)s)",
+        default=None,
+        help="directory of Prometheus rule files (default: the rules shipped in the package)",
     )
     demo.add_argument(
         "--serve",
@@ -81,7 +80,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_with_prometheus(args: argparse.Namespace) -> int:
-    from otel_workflow._prometheus_process import PrometheusProcess, find_prometheus
+    from otel_workflow.demo.prometheus import SHIPPED_CONFIG_DIR, PrometheusProcess, find_prometheus
 
     binary = find_prometheus()
     if binary is None:
@@ -89,6 +88,8 @@ def _run_with_prometheus(args: argparse.Namespace) -> int:
             "no `prometheus` binary on PATH (Debian: apt-get install prometheus); "
             "or use docker-compose.yml (docs/operations.md)"
         )
+    if args.rules is None:
+        args.rules = SHIPPED_CONFIG_DIR / "rules"
     rules = sorted(Path(args.rules).glob("*.yml"))
     if not rules:
         print(f"demo: no rule files in {args.rules}; recording-rule queries will be empty",

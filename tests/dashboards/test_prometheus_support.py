@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client import CollectorRegistry, Histogram, start_http_server
 
-from otel_workflow._prometheus_process import graph_url, render_config
+from otel_workflow.demo.prometheus import graph_url, render_config
 from tests.support.prometheus import PrometheusStarter
 
 

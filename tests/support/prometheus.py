@@ -3,7 +3,7 @@
 Starts the ``prometheus`` binary (Debian package ``prometheus``) on 127.0.0.1 with a free
 port, a temporary TSDB, a generated scrape config (the caller's targets, scraped every
 second; exemplar storage on) and optional rule files, then waits until it is ready and
-has scraped every target.  The launcher itself is :mod:`otel_workflow._prometheus_process`
+has scraped every target.  The launcher itself is :mod:`otel_workflow.demo.prometheus`
 (also used by ``otel-workflow demo --prometheus``); this module adds the pytest glue.
 
 Expose it in a ``conftest.py``::
@@ -40,7 +40,7 @@ from types import TracebackType
 
 import pytest
 
-from otel_workflow._prometheus_process import (
+from otel_workflow.demo.prometheus import (
     PrometheusError,
     PrometheusProcess,
     find_prometheus,

@@ -1,14 +1,17 @@
 """Start and query a local Prometheus server process (the ``prometheus`` binary).
 
-One launcher serves ``otel-workflow demo --prometheus`` and the test suite's real-Prometheus
-fixture (``tests/support/prometheus.py``).  It binds to 127.0.0.1 on a free port, keeps its
+Development tooling, not the SDK: one launcher serves ``otel-workflow demo --prometheus``
+and the test suite's real-Prometheus fixture (``tests/support/prometheus.py``).  The shipped
+Prometheus config and rules come with the package (:data:`SHIPPED_CONFIG_DIR`, copies of
+``collector-config/prometheus/`` that a test keeps equal), so the demo finds them after a
+plain ``pip install``.  It binds to 127.0.0.1 on a free port, keeps its
 TSDB in a directory the caller owns, scrapes the given targets every second, and offers the
 HTTP API calls tests and the demo need.  Only the standard library is used, so the core
 package does not grow a dependency for it.
 
 Example::
 
-    from otel_workflow._prometheus_process import PrometheusProcess, find_prometheus
+    from otel_workflow.demo.prometheus import PrometheusProcess, find_prometheus
 
     prom = PrometheusProcess.start(
         binary=find_prometheus() or "prometheus",
@@ -46,6 +49,7 @@ from typing import Any
 from otel_workflow._polling import wait_until
 
 __all__ = [
+    "SHIPPED_CONFIG_DIR",
     "PrometheusError",
     "PrometheusProcess",
     "find_prometheus",
@@ -54,6 +58,9 @@ __all__ = [
     "prometheus_version",
     "render_config",
 ]
+
+SHIPPED_CONFIG_DIR = Path(__file__).resolve().parent / "data"
+"""``prometheus.yml`` and ``rules/*.yml`` as shipped in ``collector-config/prometheus/``."""
 
 _HOST = "127.0.0.1"
 # OpenMetrics first, so the server keeps exemplars; classic text as a fallback.
