@@ -284,7 +284,8 @@ def test_hooks_see_every_retry_attempt(
 
 def test_hooks_run_without_an_sdk() -> None:
     """With no tracer provider and no metrics consumer, a registered hook still runs."""
-    previous = RUNTIME.explicit_provider
+    previous, consumers = RUNTIME.explicit_provider, RUNTIME.metrics_consumers
+    RUNTIME.metrics_consumers = 0  # whatever earlier tests left registered
     RUNTIME.use_tracer_provider(trace.NoOpTracerProvider())
     seen: list[tuple[str, Any]] = []
 
@@ -303,6 +304,7 @@ def test_hooks_run_without_an_sdk() -> None:
             assert bare() == 1
         assert not RUNTIME.active
     finally:
+        RUNTIME.metrics_consumers = consumers
         RUNTIME.use_tracer_provider(previous)
     assert seen == [("bare", None)]
 
