@@ -30,6 +30,7 @@ __all__ = [
     "attributes",
     "capture",
     "configure",
+    "debugger",
     "disable",
     "enable",
     "instrument",
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     # a test keeps these imports and _LAZY naming the same objects.
     from otel_workflow.analytics import AnalyticsEngine
     from otel_workflow.config import WorkflowTelemetry, configure
+    from otel_workflow.debugger import debugger
     from otel_workflow.proxy import instrument, uninstrument
     from otel_workflow.reports import schedule_report
 
@@ -57,6 +59,7 @@ _LAZY = {
     "uninstrument": ("otel_workflow.proxy", "uninstrument"),
     "AnalyticsEngine": ("otel_workflow.analytics", "AnalyticsEngine"),
     "schedule_report": ("otel_workflow.reports", "schedule_report"),
+    "debugger": ("otel_workflow.debugger", "debugger"),
 }
 
 

@@ -10,7 +10,9 @@ See docs/debugger.md.
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 
 from otel_workflow.debugger.breakpoints import Breakpoint, parse_hit_condition
 from otel_workflow.debugger.control import DebugEvent, Frame, PausedExecution
@@ -60,3 +62,13 @@ def set_default(dbg: WorkflowDebugger | None) -> None:
     global _default
     with _lock:
         _default = dbg
+
+
+class _CallableModule(types.ModuleType):
+    # ``import otel_workflow.debugger`` makes the package ``otel_workflow.debugger`` too,
+    # shadowing the function ``ow.debugger``: calling the package calls the function.
+    def __call__(self, store: str | None = None) -> WorkflowDebugger:
+        return debugger(store)
+
+
+sys.modules[__name__].__class__ = _CallableModule

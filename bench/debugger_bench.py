@@ -1,0 +1,118 @@
+"""What the debugger costs an ``@ow.step`` call, in one run (ratios; never asserted).
+
+Variants, measured interleaved (round-robin, best of several rounds) on the same step
+inside one workflow execution, with a real SDK provider and a batch processor:
+
+- ``no hook``: the debugger not registered (the step machine's fast path);
+- ``empty hook``: a hook with empty methods (what the hook path itself costs);
+- ``debugger, nothing set``: the debugger's hook, no breakpoint, watch or trace;
+- ``debugger, bp elsewhere``: a breakpoint on another step of the same workflow.
+
+    .venv/bin/python bench/debugger_bench.py
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+import otel_workflow as ow
+from otel_workflow._hooks import CallInfo, register_hook, unregister_hook
+from otel_workflow._runtime import RUNTIME
+from otel_workflow.debugger import WorkflowDebugger
+
+CALLS = 20_000
+ROUNDS = 7
+
+
+class NullExporter(SpanExporter):
+    def export(self, spans: Any) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class EmptyHook:
+    def before(self, call: CallInfo) -> None:
+        return None
+
+    def after(self, call: CallInfo, result: Any) -> None:
+        return None
+
+    def on_error(self, call: CallInfo, exc: BaseException) -> None:
+        return None
+
+
+@ow.step
+def work() -> None:
+    pass
+
+
+@ow.step
+def elsewhere() -> None:
+    pass
+
+
+@ow.workflow
+def loop(n: int) -> None:
+    for _ in range(n):
+        work()
+
+
+def measure(setup: Callable[[], Callable[[], None]]) -> float:
+    """ns per step call; ``setup`` installs the variant and returns its teardown."""
+    teardown = setup()
+    try:
+        gc.collect()
+        start = time.perf_counter_ns()
+        loop(CALLS)
+        return (time.perf_counter_ns() - start) / CALLS
+    finally:
+        teardown()
+
+
+def main() -> None:
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(NullExporter(), max_queue_size=1 << 16))
+    RUNTIME.use_tracer_provider(provider)
+    tmp = Path(tempfile.mkdtemp())
+    idle = WorkflowDebugger(tmp / "idle.db")
+    armed = WorkflowDebugger(tmp / "armed.db")
+    armed.set_breakpoint(step="elsewhere", workflow="loop")
+
+    def none() -> Callable[[], None]:
+        return lambda: None
+
+    def hooked(hook: Any) -> Callable[[], Callable[[], None]]:
+        def setup() -> Callable[[], None]:
+            register_hook(hook)
+            return lambda: unregister_hook(hook)
+
+        return setup
+
+    variants: dict[str, Callable[[], Callable[[], None]]] = {
+        "no hook": none,
+        "empty hook": hooked(EmptyHook()),
+        "debugger, nothing set": hooked(idle),
+        "debugger, bp elsewhere": hooked(armed),
+    }
+    best = {name: float("inf") for name in variants}
+    loop(1000)  # warm up
+    for _ in range(ROUNDS):
+        for name, setup in variants.items():
+            best[name] = min(best[name], measure(setup))
+    base, empty = best["no hook"], best["empty hook"]
+    print(f"@ow.step inside a workflow, {CALLS} calls, best of {ROUNDS} rounds")
+    for name, ns in best.items():
+        print(f"  {name:<24} {ns:8.0f} ns/call  {ns / base:5.3f}x no hook  "
+              f"{ns / empty:5.3f}x empty hook")  # fmt: skip
+    provider.shutdown()
+
+
+if __name__ == "__main__":
+    main()
