@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["overhead.py", "store_bench.py", "report_bench.py"]
+BENCHMARKS = ["overhead.py", "store_bench.py", "report_bench.py", "capture_bench.py"]
 
 
 def main() -> int:
