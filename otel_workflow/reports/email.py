@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal, cast
+
+from otel_workflow import settings
 
 _logger = logging.getLogger("otel_workflow.reports.email")
 
@@ -33,23 +35,23 @@ SmtpMode = Literal["plain", "starttls", "ssl"]
 SMTP_MODES: tuple[SmtpMode, ...] = ("plain", "starttls", "ssl")
 _DEFAULT_PORTS: dict[str, int] = {"plain": 25, "starttls": 587, "ssl": 465}
 
-# Environment variables read by SmtpSettings.from_env (argument > environment > default).
-ENV_SMTP_HOST = "OTEL_WORKFLOW_SMTP_HOST"
-"""SMTP server host name."""
-ENV_SMTP_PORT = "OTEL_WORKFLOW_SMTP_PORT"
-"""SMTP server port (default: 25 plain, 587 starttls, 465 ssl)."""
-ENV_SMTP_MODE = "OTEL_WORKFLOW_SMTP_MODE"
-"""``plain``, ``starttls`` or ``ssl``."""
-ENV_SMTP_USERNAME = "OTEL_WORKFLOW_SMTP_USERNAME"
-"""Login name; no login when unset."""
-ENV_SMTP_PASSWORD = "OTEL_WORKFLOW_SMTP_PASSWORD"
-"""Login password (prefer this over a command-line option)."""
-ENV_SMTP_FROM = "OTEL_WORKFLOW_SMTP_FROM"
-"""Sender address."""
-ENV_SMTP_TIMEOUT = "OTEL_WORKFLOW_SMTP_TIMEOUT"
-"""Socket timeout in seconds."""
-ENV_SMTP_CAFILE = "OTEL_WORKFLOW_SMTP_CAFILE"
-"""PEM file of CA certificates to trust instead of the system store."""
+# Environment variables read by SmtpSettings.from_env (argument > environment > default),
+# defined with every other variable in otel_workflow.settings.
+ENV_SMTP_HOST = settings.SMTP_HOST.name
+ENV_SMTP_PORT = settings.SMTP_PORT.name
+ENV_SMTP_MODE = settings.SMTP_MODE.name
+ENV_SMTP_USERNAME = settings.SMTP_USERNAME.name
+ENV_SMTP_PASSWORD = settings.SMTP_PASSWORD.name
+ENV_SMTP_FROM = settings.SMTP_FROM.name
+ENV_SMTP_TIMEOUT = settings.SMTP_TIMEOUT.name
+ENV_SMTP_CAFILE = settings.SMTP_CAFILE.name
+
+_SMTP_FIELDS: tuple[tuple[str, settings.Setting[Any]], ...] = (
+    ("host", settings.SMTP_HOST), ("port", settings.SMTP_PORT), ("mode", settings.SMTP_MODE),
+    ("username", settings.SMTP_USERNAME), ("password", settings.SMTP_PASSWORD),
+    ("from_addr", settings.SMTP_FROM), ("timeout", settings.SMTP_TIMEOUT),
+    ("cafile", settings.SMTP_CAFILE),
+)  # fmt: skip
 
 # A deliberately loose address check: catches typos and header injection, not RFC 5321.
 _ADDRESS = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+$")
@@ -66,25 +68,15 @@ def _check_address(value: object, what: str) -> str:
 def read_smtp_environment(env: Mapping[str, str]) -> dict[str, object]:
     """The :class:`SmtpSettings` fields the ``OTEL_WORKFLOW_SMTP_*`` variables in ``env`` set.
 
-    The one place these variables are read; a malformed number is a ValueError naming it.
+    Parsed by :mod:`otel_workflow.settings`: an invalid value (a port that is not a number,
+    an unknown mode) logs one warning naming the variable and is left out, so the field's
+    default applies.
     """
     values: dict[str, object] = {}
-    for key, name in (
-        ("host", ENV_SMTP_HOST), ("mode", ENV_SMTP_MODE), ("username", ENV_SMTP_USERNAME),
-        ("password", ENV_SMTP_PASSWORD), ("from_addr", ENV_SMTP_FROM),
-        ("cafile", ENV_SMTP_CAFILE),
-    ):  # fmt: skip
-        if env.get(name):
-            values[key] = env[name]
-    for key, name, convert in (
-        ("port", ENV_SMTP_PORT, int), ("timeout", ENV_SMTP_TIMEOUT, float),
-    ):  # fmt: skip
-        raw = env.get(name)
-        if raw:
-            try:
-                values[key] = convert(raw)
-            except ValueError:
-                raise ValueError(f"{name} must be a number, got {raw!r}") from None
+    for key, setting in _SMTP_FIELDS:
+        value = setting.lookup(env)
+        if value is not None:
+            values[key] = value
     return values
 
 
