@@ -114,3 +114,26 @@ def test_unserialisable_argument_with_capture(ow_telemetry: TelemetryCapture) ->
     assert takes_hostile(Hostile()) == "fine"
     (span,) = ow_telemetry.step_spans("takes_hostile")
     assert "repr failed" in span.attributes[semconv.CAPTURE_INPUT]
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("__str__ is broken")
+
+
+def test_exception_whose_str_raises_keeps_its_telemetry(ow_telemetry: TelemetryCapture) -> None:
+    """An exception whose __str__ raises still ends the span as an error, with an event."""
+    raised = _Unprintable()
+
+    @ow.step(name="unprintable")
+    def unprintable() -> None:
+        raise raised
+
+    with pytest.raises(_Unprintable) as info:
+        unprintable()
+    assert info.value is raised
+    (span,) = ow_telemetry.step_spans("unprintable")
+    assert span.attributes[semconv.WORKFLOW_STATUS] == semconv.STATUS_ERROR
+    assert span.attributes[semconv.ERROR_TYPE].endswith("_Unprintable")
+    assert [e.name for e in span.events] == ["exception"]
+    assert ow_telemetry.internal_errors() == {}
