@@ -68,10 +68,14 @@ class CountingBatchSpanProcessor(BatchSpanProcessor):
     """A BatchSpanProcessor that counts the spans its full queue drops."""
 
     def on_end(self, span: ReadableSpan) -> None:
+        if not (span.context and span.context.trace_flags.sampled):
+            return  # never exported (RECORD_ONLY): not a drop
         batch = getattr(self, "_batch_processor", None)
         queue = getattr(batch, "_queue", None)
         limit = getattr(batch, "_max_queue_size", None)
         if queue is not None and limit is not None and len(queue) >= limit:
+            # Counted, then skipped: the SDK's emit would log a warning for every dropped
+            # span and evict the oldest queued one, so dropping cost more than exporting.
             count_dropped(REASON_QUEUE_FULL, 1)
+            return
         super().on_end(span)
-

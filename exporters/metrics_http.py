@@ -41,6 +41,7 @@ class BoundedWSGIServer(WSGIServer):
 
     allow_reuse_address = True
     daemon_threads = True
+    request_queue_size = 128  # listen backlog: a burst of connections is not refused
 
     def __init__(
         self, host: str, port: int, app: Callable[..., Any], *,
@@ -52,6 +53,7 @@ class BoundedWSGIServer(WSGIServer):
         handler = type("_TimedHandler", (_Handler,), {"timeout": idle_timeout})
         super().__init__((host, port), handler)
         self.set_app(app)
+        self.socket.setblocking(False)  # the accept loop takes every pending connection
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
         self._stop = threading.Event()
@@ -98,15 +100,17 @@ class BoundedWSGIServer(WSGIServer):
                 self._drop(selector, waiting, conn)
 
     def _accept(self, selector: selectors.BaseSelector, waiting: dict[Any, Any]) -> None:
-        try:
-            conn, address = self.socket.accept()
-        except OSError:
-            return
-        if len(waiting) >= self.max_connections:
-            oldest = min(waiting, key=lambda c: waiting[c][1])
-            self._drop(selector, waiting, oldest)
-        waiting[conn] = (address, time.monotonic())
-        selector.register(conn, selectors.EVENT_READ)
+        while True:
+            try:
+                conn, address = self.socket.accept()
+            except OSError:
+                return  # nothing more pending (BlockingIOError) or the client gave up
+            conn.setblocking(True)
+            if len(waiting) >= self.max_connections:
+                oldest = min(waiting, key=lambda c: waiting[c][1])
+                self._drop(selector, waiting, oldest)
+            waiting[conn] = (address, time.monotonic())
+            selector.register(conn, selectors.EVENT_READ)
 
     def _sweep(self, selector: selectors.BaseSelector, waiting: dict[Any, Any]) -> None:
         deadline = time.monotonic() - self.idle_timeout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -15,12 +16,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
+from prometheus_client.parser import text_string_to_metric_families as text_families
 
 import otel_workflow as ow
 from otel_workflow import semconv
 from otel_workflow._runtime import RUNTIME
 from otel_workflow.config import WorkflowTelemetry
-from otel_workflow.exporters.prometheus import metrics_asgi_app, metrics_wsgi_app
+from otel_workflow.exporters.metrics_http import BoundedWSGIServer
+from otel_workflow.exporters.prometheus import metrics_asgi_app, metrics_wsgi_app, target_info
 from otel_workflow.testing import TelemetryCapture
 from tests.integration._exposition import sample_sum
 
@@ -217,3 +220,56 @@ def test_asgi_app_serves_metrics(
     assert status == 200
     assert headers["content-type"].startswith("application/openmetrics-text")
     assert " # {" in text and text.endswith("# EOF\n")
+
+
+def test_target_info_carries_the_resource(
+    served: tuple[WorkflowTelemetry, InMemorySpanExporter],
+) -> None:
+    """target_info (value 1) has the resource attributes as labels, dots as underscores."""
+    handle, _ = served
+    assert handle.metrics_url is not None
+    _, text = _get(handle.metrics_url)
+    infos = [s for f in text_families(text) for s in f.samples if s.name == "target_info"]
+    assert len(infos) == 1 and infos[0].value == 1
+    resource = handle.tracer_provider.resource.attributes  # type: ignore[union-attr]
+    expected = {key.replace(".", "_"): str(value) for key, value in resource.items()}
+    assert infos[0].labels == expected
+    assert "service_name" in infos[0].labels  # the provider passed in keeps its own resource
+
+
+def test_target_info_label_names_are_sanitised() -> None:
+    """Keys outside [a-zA-Z0-9_] become underscores, a leading digit gets key_, clashes join."""
+    metric = target_info({"service.name": "svc", "k8s.pod-name": "a", "k8s.pod.name": "b",
+                          "9lives": True})  # fmt: skip
+    (sample,) = metric.samples
+    assert sample.labels == {"service_name": "svc", "k8s_pod_name": "a;b", "key_9lives": "true"}
+
+
+def test_idle_connections_hold_no_threads_and_a_scrape_answers(
+    served: tuple[WorkflowTelemetry, InMemorySpanExporter],
+) -> None:
+    """500 idle sockets to /metrics leave the thread count bounded and scrapes answering."""
+    handle, _ = served
+    assert handle.metrics_url is not None and handle.metrics_port is not None
+    before = threading.active_count()
+    idle = []
+    try:
+        for _ in range(500):
+            idle.append(socket.create_connection(("127.0.0.1", handle.metrics_port), timeout=10))
+        _, text = _get(handle.metrics_url)
+        _check_counts(text)
+        assert threading.active_count() <= before + 2
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_idle_connection_is_closed_after_the_timeout() -> None:
+    """A connection that never sends a request is closed by the server after its idle timeout."""
+    server = BoundedWSGIServer("127.0.0.1", 0, lambda environ, start: [], idle_timeout=0.3)
+    server.start()
+    try:
+        with socket.create_connection(server.server_address[:2], timeout=10) as sock:
+            assert sock.recv(1) == b""  # EOF: the server closed it (well before the 10 s timeout)
+    finally:
+        server.stop()
