@@ -21,10 +21,9 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from otel_workflow.exporters._store_schema import open_store
-
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.reports import collect, write_report
+from otel_workflow.store import open_store
 
 WORKFLOWS = tuple((f"workflow-{i}", f"type-{i % 3}") for i in range(8))
 STEPS = ("validate", "fetch", "process", "persist")

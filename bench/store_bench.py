@@ -35,8 +35,7 @@ from opentelemetry.trace import set_span_in_context
 
 from otel_workflow import semconv
 from otel_workflow.analytics import AnalyticsEngine
-from otel_workflow.exporters._store_schema import open_store
-from otel_workflow.exporters.store import SQLiteSpanExporter
+from otel_workflow.store import SQLiteSpanExporter, open_store
 
 BATCH = 512
 WORKFLOWS = [("checkout", "order"), ("refund", "payment"), ("nightly_etl", "etl"),
@@ -134,15 +133,16 @@ def _rows(step_rows: int, end_ns: int, span_ns: int) -> Iterator[tuple[list[Any]
 
 def populate(path: Path, step_rows: int, days: float = 1.0) -> float:
     """Fill a new store with ``step_rows`` steps over the last ``days``; seconds taken."""
-    from otel_workflow.exporters.store import _INSERT_EXECUTION, _INSERT_STEP
+    from otel_workflow.store.writer import INSERT_EXECUTION, INSERT_STEP
 
+    no_failure = (None,) * 5  # the v2 failure columns: these rows all carry none
     conn = open_store(path)
     start = time.perf_counter()
     end_ns = time.time_ns()
     conn.execute("BEGIN")
     for executions, steps in _rows(step_rows, end_ns, int(days * 86400e9)):
-        conn.executemany(_INSERT_EXECUTION, executions)
-        conn.executemany(_INSERT_STEP, steps)
+        conn.executemany(INSERT_EXECUTION, [r + no_failure for r in executions])
+        conn.executemany(INSERT_STEP, [r + no_failure for r in steps])
     conn.execute("COMMIT")
     conn.close()
     return time.perf_counter() - start

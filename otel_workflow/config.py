@@ -377,10 +377,11 @@ def _install(
 ) -> None:  # fmt: skip
     handle.tracer_provider, handle.owns_provider = provider, owns
     if store_exporter is not None:
-        # The store is local and cheap to write: export often so analytics are fresh.
-        processors.append(CountingBatchSpanProcessor(
-            CountingSpanExporter(store_exporter, "exporter.store"), schedule_delay_millis=1000,
-        ))  # fmt: skip
+        # Every ended workflow/step span, sampled or not (RECORD_ONLY spans too); a bounded
+        # queue that holds a CPU-bound burst whole; drops counted in the store itself.
+        from otel_workflow.store import StoreSpanProcessor
+
+        processors.append(StoreSpanProcessor(store_exporter))
     if otlp_spans is not None:
         processors.append(otlp_spans)
     for processor in processors:

@@ -9,7 +9,11 @@ Kinds (:data:`EXPORT_KINDS`): ``executions`` and ``steps`` are the raw rows of t
 
 **CSV**: a header row with the column names, then one row per record, columns always in
 the order of :data:`EXECUTION_COLUMNS` / :data:`STEP_COLUMNS` (or the statistics' field
-order); empty cell for a missing value.
+order); empty cell for a missing value.  Text cells that a spreadsheet would run as a
+formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — a
+``user_id`` of ``=HYPERLINK(...)``, say) are written with a leading single quote, as OWASP
+advises against CSV injection; numeric cells (durations, counts, CPU times) stay numbers.
+JSON is written unchanged.
 
 **JSON** (version :data:`EXPORT_FORMAT_VERSION`)::
 
@@ -25,7 +29,10 @@ order); empty cell for a missing value.
     }
 
 Times in raw rows are ISO 8601 UTC strings (``start``, ``end``); durations and CPU times
-are seconds; ``attributes`` is a JSON object in JSON and JSON text in CSV.  ``row_count``
+are seconds (a step's duration excludes time paused in a debugger); ``attributes`` is a
+JSON object and ``events`` a JSON list in JSON, JSON text in CSV.  From store schema v2 a
+failed row also carries ``status_description``, ``exception_type``, ``exception_message``
+and ``exception_stacktrace`` (empty for rows written by v1).  ``row_count``
 comes last because it is only known once the rows are written.
 """
 
@@ -41,6 +48,7 @@ from datetime import datetime, timezone
 from typing import IO, TYPE_CHECKING, Any
 
 from otel_workflow.analytics.models import StepStats, TimeWindow, WorkflowStats
+from otel_workflow.store.columns import EXECUTIONS, STEPS, export_columns
 
 if TYPE_CHECKING:
     from otel_workflow.analytics._backend import Backend
@@ -49,47 +57,15 @@ if TYPE_CHECKING:
 EXPORT_FORMAT_VERSION = 1
 EXPORT_KINDS = ("executions", "steps", "workflow_stats", "step_stats")
 
-EXECUTION_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "execution_id",
-    "parent_execution_id",
-    "workflow",
-    "workflow_type",
-    "workflow_version",
-    "status",
-    "error_type",
-    "error_category",
-    "user_id",
-    "session_id",
-    "start",
-    "end",
-    "duration",
-    "attributes",
-)
-"""Column order of ``executions`` exports."""
+EXECUTION_COLUMNS = export_columns(EXECUTIONS)
+"""Column order of ``executions`` exports (from the store's one column list)."""
 
-STEP_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "execution_id",
-    "workflow",
-    "step",
-    "step_index",
-    "attempt",
-    "status",
-    "error_type",
-    "error_category",
-    "user_id",
-    "session_id",
-    "start",
-    "end",
-    "duration",
-    "cpu_time",
-    "attributes",
-)
-"""Column order of ``steps`` exports."""
+STEP_COLUMNS = export_columns(STEPS)
+"""Column order of ``steps`` exports (from the store's one column list)."""
+
+# OWASP "CSV Injection": a cell a spreadsheet would read as a formula starts with one of
+# these; it is written with a leading single quote so it is shown as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _stats_rows(items: Iterable[Any]) -> Iterator[list[Any]]:
@@ -127,11 +103,16 @@ def _open_text(dest: str | os.PathLike[str] | IO[str]) -> Iterator[IO[str]]:
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, (bool, int, float)):
+        # A genuinely numeric value stays a number (a negative duration is no formula).
+        return value
     if isinstance(value, (dict, list)):
-        return json.dumps(value, sort_keys=True)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
+        text = json.dumps(value, sort_keys=True)
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
 def write_csv(

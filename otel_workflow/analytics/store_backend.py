@@ -13,7 +13,6 @@ the data (the first start, the end of the last-started span).
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +22,6 @@ from typing import Any
 from otel_workflow import semconv
 from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
 from otel_workflow.analytics._percentile import percentile, ranks
-from otel_workflow.analytics.exports import EXECUTION_COLUMNS, STEP_COLUMNS
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
@@ -38,7 +36,7 @@ from otel_workflow.analytics.models import (
     WorkflowStats,
 )
 from otel_workflow.analytics.timerange import from_ns, to_ns
-from otel_workflow.exporters._store_schema import open_store
+from otel_workflow.store import StoreReader
 
 _OK = semconv.STATUS_OK
 _ERROR = semconv.STATUS_ERROR
@@ -46,18 +44,6 @@ _CANCELLED = semconv.STATUS_CANCELLED
 _MAX_BUCKETS = 100_000
 # The condition of the partial *_failed indexes, spelled exactly so SQLite picks them.
 _NOT_OK = "status != 'ok'"
-
-_STEP_SELECT = (
-    "trace_id, span_id, parent_span_id, execution_id, workflow, step, step_index, attempt, "
-    "status, error_type, error_category, user_id, session_id, start_ns, end_ns, duration, "
-    "cpu_time, attributes"
-)
-_EXECUTION_SELECT = (
-    "trace_id, span_id, execution_id, parent_execution_id, workflow, workflow_type, "
-    "workflow_version, status, error_type, error_category, user_id, session_id, start_ns, "
-    "end_ns, duration, attributes"
-)
-
 
 def _rate(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
@@ -95,10 +81,17 @@ class StoreBackend:
     name = "store"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._conn: sqlite3.Connection = open_store(path, create=False)
+        # Read-only: a reader never migrates or writes (an old store is refused with
+        # what to do, a newer one refused).
+        self._store = StoreReader(path)
+        self._conn: sqlite3.Connection = self._store.connection
 
     def close(self) -> None:
-        self._conn.close()
+        self._store.close()
+
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows the store's writers lost, by reason (see otel_workflow.store.dropped_rows)."""
+        return self._store.dropped_rows()
 
     # --- helpers -----------------------------------------------------------------------
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -518,37 +511,17 @@ class StoreBackend:
         self, kind: str, window: TimeWindow, workflow: str | None
     ) -> tuple[Sequence[str], Iterator[Sequence[Any]]]:
         where = _Where(window).eq("workflow", workflow)
-        columns: Sequence[str]
-        if kind == "executions":
-            columns, select = EXECUTION_COLUMNS, _EXECUTION_SELECT
-        elif kind == "steps":
-            columns, select = STEP_COLUMNS, _STEP_SELECT
-        else:
-            raise ValueError(f"unknown row kind {kind!r}: expected 'executions' or 'steps'")
-        sql = f"SELECT {select} FROM {kind}{where.sql()} ORDER BY start_ns, id"
-        # A separate cursor streams rows lazily; nothing is fetched until iterated.
-        cursor = self._conn.execute(sql, where.params)
-        return columns, (_raw_row(row) for row in cursor)
+        # A lazy cursor: nothing is fetched until iterated.
+        columns, rows = self._store.select(kind, where.sql(), where.params)
+        times = [i for i, name in enumerate(columns) if name in ("start", "end")]
+        return columns, (_iso_times(row, times) for row in rows)
 
 
-def _raw_row(row: Sequence[Any]) -> list[Any]:
-    """A stored row with nanosecond times as ISO strings and attributes as a dict."""
-    values = list(row)
-    # start_ns and end_ns are the 4th- and 3rd-last columns in both tables' exports,
-    # attributes the last.
-    attrs = values[-1]
-    values[-1] = json.loads(attrs) if attrs else {}
-    for pos in _time_positions(len(values)):
-        values[pos] = from_ns(values[pos]).isoformat()
-    return values
-
-
-def _time_positions(width: int) -> tuple[int, int]:
-    # executions: ..., start_ns, end_ns, duration, attributes
-    # steps:      ..., start_ns, end_ns, duration, cpu_time, attributes
-    if width == len(STEP_COLUMNS):
-        return (width - 5, width - 4)
-    return (width - 4, width - 3)
+def _iso_times(row: list[Any], positions: Sequence[int]) -> list[Any]:
+    """A stored row with its nanosecond times as ISO strings."""
+    for pos in positions:
+        row[pos] = from_ns(row[pos]).isoformat()
+    return row
 
 
 def _trend_value(metric: str, rows: list[tuple[Any, ...]], minutes: float) -> float | None:

@@ -1,0 +1,314 @@
+"""From finished spans to store rows (in the column order of :mod:`.columns`).
+
+Only spans carrying ``workflow.span.kind`` (``workflow`` or ``step``) become rows; other
+spans are skipped.  A failed span's exception comes from its (last) ``exception`` event,
+whoever recorded it (our decorators or any other instrumentation calling
+``span.record_exception``); without one, ``error.type`` is the type.
+
+Bounds, so one odd span cannot bloat the store: exception message
+:data:`MAX_MESSAGE_CHARS`, stack trace :data:`MAX_STACKTRACE_CHARS` (the end is kept:
+the innermost frames and the exception line), status description
+:data:`MAX_MESSAGE_CHARS`; events: the last :data:`MAX_EVENTS`, each attribute value cut
+to :data:`MAX_EVENT_VALUE_CHARS`, at most :data:`MAX_EVENTS_CHARS` of JSON in all, with
+``{"dropped": n}`` appended when some were left out.  The ``exception`` event's stack
+trace is not repeated in ``events`` (it has its own column).
+
+The stored duration excludes time spent paused in a debugger hook (the span attribute
+``workflow.pause.duration``, seconds).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from otel_workflow import semconv
+
+MAX_MESSAGE_CHARS = 4096
+MAX_STACKTRACE_CHARS = 16384
+MAX_EVENTS = 32
+MAX_EVENT_VALUE_CHARS = 512
+MAX_EVENTS_CHARS = 16384
+
+_EXECUTION_KEYS = frozenset(
+    {
+        semconv.WORKFLOW_SPAN_KIND,
+        semconv.WORKFLOW_NAME,
+        semconv.WORKFLOW_TYPE,
+        semconv.WORKFLOW_VERSION,
+        semconv.WORKFLOW_EXECUTION_ID,
+        semconv.WORKFLOW_PARENT_EXECUTION_ID,
+        semconv.WORKFLOW_STATUS,
+        semconv.ERROR_TYPE,
+        semconv.ERROR_CATEGORY,
+        semconv.USER_ID,
+        semconv.SESSION_ID,
+    }
+)
+_STEP_KEYS = _EXECUTION_KEYS | {
+    semconv.STEP_NAME,
+    semconv.STEP_INDEX,
+    semconv.STEP_ATTEMPT,
+    semconv.STEP_CPU_TIME,
+}
+
+
+class SpanRecord(NamedTuple):
+    """What the store keeps of a finished span until it is written (cheap to take)."""
+
+    name: str
+    attributes: Mapping[str, Any]
+    trace_id: int
+    span_id: int
+    parent_span_id: int | None
+    start_ns: int
+    end_ns: int
+    failed: bool
+    status_description: str | None
+    events: Sequence[Any]
+
+
+def attribute_dict(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes, read without copying when possible."""
+    # The public view (a mappingproxy over BoundedAttributes) costs a Python-level call
+    # per key, a third of the writer's time; a finished span's attributes are frozen,
+    # so its backing dict is read directly when the SDK has one, else the view is copied.
+    inner = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if type(inner) is dict:
+        return inner
+    raw = span.attributes
+    return dict(raw) if raw else {}
+
+
+def record(span: ReadableSpan) -> SpanRecord | None:
+    """The record of a workflow or step span; None for any other span."""
+    attrs = attribute_dict(span)
+    if semconv.WORKFLOW_SPAN_KIND not in attrs:
+        return None
+    ctx = span.context
+    parent = span.parent
+    start = span.start_time or 0
+    status = span.status
+    return SpanRecord(
+        span.name,
+        attrs,
+        ctx.trace_id if ctx is not None else 0,
+        ctx.span_id if ctx is not None else 0,
+        parent.span_id if parent is not None else None,
+        start,
+        span.end_time or start,
+        status.status_code is StatusCode.ERROR,
+        status.description,
+        span.events,
+    )
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _opt_int(value: Any) -> int | None:
+    try:
+        return None if value is None else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _cut(text: Any, limit: int, *, keep_end: bool = False) -> str | None:
+    if text is None:
+        return None
+    value = str(text)
+    if len(value) <= limit:
+        return value
+    marker = "…"
+    return marker + value[-(limit - 1) :] if keep_end else value[: limit - 1] + marker
+
+
+# Extra attributes repeat from span to span (code.* of the same function, a few custom
+# keys), so their JSON text is cached by content; bounded so odd values cannot grow it.
+_EXTRAS_CACHE: dict[tuple[tuple[str, Any], ...], str] = {}
+_EXTRAS_CACHE_LIMIT = 4096
+
+
+def _extras(attributes: Mapping[str, Any], known: frozenset[str]) -> str | None:
+    extra = [(k, v) for k, v in attributes.items() if k not in known]
+    if not extra:
+        return None
+    key = tuple(extra)
+    try:
+        return _EXTRAS_CACHE[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable value: no caching
+        key = ()
+    text = json.dumps(
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in extra}, sort_keys=True
+    )
+    if key and len(_EXTRAS_CACHE) < _EXTRAS_CACHE_LIMIT:
+        _EXTRAS_CACHE[key] = text
+    return text
+
+
+def _event_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return _cut(value, MAX_EVENT_VALUE_CHARS)
+    if isinstance(value, (tuple, list)):
+        return [_event_value(v) for v in value[:MAX_EVENTS]]
+    return value
+
+
+def _events_json(events: Sequence[Any]) -> str | None:
+    if not events:
+        return None
+    kept = list(events)[-MAX_EVENTS:]
+    dropped = len(events) - len(kept)
+    out: list[dict[str, Any]] = []
+    size = 2
+    for event in kept:
+        attrs = {
+            k: _event_value(v)
+            for k, v in (event.attributes or {}).items()
+            if k != semconv.EXCEPTION_STACKTRACE
+        }
+        item = {"name": event.name, "time_ns": event.timestamp, "attributes": attrs}
+        text = json.dumps(item, sort_keys=True, default=str)
+        if size + len(text) + 1 > MAX_EVENTS_CHARS:
+            dropped += len(kept) - len(out)
+            break
+        size += len(text) + 1
+        out.append(item)
+    if dropped:
+        out.append({"dropped": dropped})
+    return json.dumps(out, sort_keys=True, default=str)
+
+
+def _exception(
+    events: Sequence[Any],
+) -> tuple[str | None, str | None, str | None]:
+    for event in reversed(events):
+        if event.name == semconv.EXCEPTION_EVENT:
+            attrs = event.attributes or {}
+            return (
+                _opt_str(attrs.get(semconv.EXCEPTION_TYPE)),
+                _cut(attrs.get(semconv.EXCEPTION_MESSAGE), MAX_MESSAGE_CHARS),
+                _cut(attrs.get(semconv.EXCEPTION_STACKTRACE), MAX_STACKTRACE_CHARS, keep_end=True),
+            )
+    return None, None, None
+
+
+def _status(attrs: Mapping[str, Any], rec: SpanRecord) -> str:
+    status = attrs.get(semconv.WORKFLOW_STATUS)
+    if status is not None:
+        return str(status)
+    # A span from another producer without workflow.status: fall back to the span status.
+    return semconv.STATUS_ERROR if rec.failed else semconv.STATUS_OK
+
+
+def _duration(attrs: Mapping[str, Any], start: int, end: int) -> float:
+    seconds = (end - start) / 1e9
+    paused = attrs.get(semconv.WORKFLOW_PAUSE_DURATION)
+    if paused is None:
+        return seconds
+    try:
+        pause = float(paused)
+    except (TypeError, ValueError):
+        return seconds
+    # A pause longer than the span (clock skew, a bad value) never makes it negative.
+    return max(seconds - pause, 0.0) if pause > 0 else seconds
+
+
+Row = tuple[Any, ...]
+
+
+def rows(records: Iterable[SpanRecord]) -> tuple[list[Row], list[Row]]:
+    """(executions, steps) rows, each in :func:`~.columns.insert_columns` order.
+
+    Built positionally for speed; tests/store checks every column by name.
+    """
+    executions: list[Row] = []
+    steps: list[Row] = []
+    for rec in records:
+        attrs = rec.attributes
+        kind = attrs.get(semconv.WORKFLOW_SPAN_KIND)
+        start, end = rec.start_ns, rec.end_ns
+        status = _status(attrs, rec)
+        failed = status != semconv.STATUS_OK or rec.failed
+        error_type = _opt_str(attrs.get(semconv.ERROR_TYPE))
+        if failed:
+            exc_type, message, stack = _exception(rec.events)
+            exc_type = exc_type or error_type
+            description = _cut(rec.status_description, MAX_MESSAGE_CHARS)
+        else:
+            exc_type = message = stack = description = None
+        ids = (
+            format(rec.trace_id, "032x"),
+            format(rec.span_id, "016x"),
+            format(rec.parent_span_id, "016x") if rec.parent_span_id is not None else None,
+            _opt_str(attrs.get(semconv.WORKFLOW_EXECUTION_ID)),
+        )
+        # Status to duration: the same columns in the same order in both tables.
+        outcome = (
+            status,
+            error_type,
+            _opt_str(attrs.get(semconv.ERROR_CATEGORY)),
+            _opt_str(attrs.get(semconv.USER_ID)),
+            _opt_str(attrs.get(semconv.SESSION_ID)),
+            start,
+            end,
+            _duration(attrs, start, end),
+        )
+        failure = (description, exc_type, message, stack, _events_json(rec.events))
+        if kind == semconv.SPAN_KIND_WORKFLOW:
+            executions.append(
+                (
+                    *ids,
+                    _opt_str(attrs.get(semconv.WORKFLOW_PARENT_EXECUTION_ID)),
+                    str(attrs.get(semconv.WORKFLOW_NAME) or rec.name),
+                    str(attrs.get(semconv.WORKFLOW_TYPE) or ""),
+                    _opt_str(attrs.get(semconv.WORKFLOW_VERSION)),
+                    *outcome,
+                    _extras(attrs, _EXECUTION_KEYS),
+                    *failure,
+                )
+            )
+        elif kind == semconv.SPAN_KIND_STEP:
+            steps.append(
+                (
+                    *ids,
+                    str(attrs.get(semconv.WORKFLOW_NAME) or ""),
+                    str(attrs.get(semconv.STEP_NAME) or rec.name),
+                    _opt_int(attrs.get(semconv.STEP_INDEX)),
+                    _opt_int(attrs.get(semconv.STEP_ATTEMPT)),
+                    *outcome,
+                    _opt_float(attrs.get(semconv.STEP_CPU_TIME)),
+                    _extras(attrs, _STEP_KEYS),
+                    *failure,
+                )
+            )
+    return executions, steps
+
+
+
+__all__ = [
+    "MAX_EVENTS",
+    "MAX_EVENTS_CHARS",
+    "MAX_EVENT_VALUE_CHARS",
+    "MAX_MESSAGE_CHARS",
+    "MAX_STACKTRACE_CHARS",
+    "Row",
+    "SpanRecord",
+    "attribute_dict",
+    "record",
+    "rows",
+]
