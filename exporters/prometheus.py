@@ -194,7 +194,12 @@ def _directory_for(explicit: str | os.PathLike[str] | None) -> str | None:
         return str(active)
     from otel_workflow import settings
 
-    return settings.MULTIPROC_DIR.get()
+    directory = settings.MULTIPROC_DIR.get()
+    if directory is not None and not os.path.isdir(directory):
+        # An environment value: warn (once) and fall back, as configure() does.
+        settings.MULTIPROC_DIR.warn_invalid(directory, "not a directory", "this process only")
+        return None
+    return directory
 
 
 def _registry_for(multiprocess_dir: str | None) -> CollectorRegistry:

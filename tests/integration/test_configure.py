@@ -194,7 +194,7 @@ def test_ratio_zero_still_feeds_store_and_processors(
     assert result["shutdown"] is True
     # 5 checkouts: 5 workflow spans, 5 validate, 4 charge.
     assert result["in_memory_spans"] == 14
-    assert result["in_memory_sampled"] == 14
+    assert result["in_memory_sampled"] == 0  # RECORD_ONLY: the true flag, recorded anyway
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT count(*) FROM executions").fetchone()[0] == 5
         assert conn.execute("SELECT count(*) FROM steps").fetchone()[0] == 9
