@@ -144,11 +144,13 @@ def time_series_figure(
         fig = _figure()
         ax = fig.add_subplot()
         names = sorted(series, key=lambda name: (name != "all", name))
+        ys_all: list[float] = []
         for index, name in enumerate(names[:_MAX_SERIES]):
             points = sorted(series[name], key=lambda point: point[0])
             xs = date2num([point[0] for point in points])  # type: ignore[no-untyped-call]
             values = [None if v is None else (v * 100.0 if percent else v) for _, v in points]
             ys = [float("nan") if v is None else v for v in values]
+            ys_all.extend(ys)
             colour = (colours or {}).get(name, PALETTE[index % len(PALETTE)])
             drawn = sum(1 for v in values if v is not None)
             ax.plot(
@@ -171,10 +173,15 @@ def time_series_figure(
         ax.set_ylim(bottom=0)
         if percent:
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=None, symbol=" %"))
+        if percent:
+            # Room above 100 % so a line at the top is not cut by the frame.
+            top = max((y for y in ys_all if math.isfinite(y)), default=0.0)
+            ax.set_ylim(0, max(top * 1.08, 1.0))
         if len(names) > 1:
             hidden = len(names) - _MAX_SERIES
-            ax.legend(
-                loc="upper left", fontsize=8, frameon=False, ncols=2,
+            # Below the axes (constrained layout makes room), so it never hides a line.
+            fig.legend(
+                loc="outside lower left", fontsize=8, frameon=False, ncols=3,
                 title=f"(+{hidden} more not drawn)" if hidden > 0 else None,
             )  # fmt: skip
 

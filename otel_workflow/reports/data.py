@@ -51,6 +51,7 @@ _OPEN_RANGE_INTERVAL = timedelta(hours=1)  # first look at a window with no star
 # Prometheus rates need several scrapes per bucket; the store is exact at any size.
 _MIN_INTERVAL = {"prometheus": timedelta(seconds=10)}
 _DEFAULT_MIN_INTERVAL = timedelta(seconds=1)
+_MIN_PER_BUCKET = 4
 _T = TypeVar("_T")
 _MAX_REFINEMENTS = 6  # each pass narrows the range ~96-fold: a week reaches seconds in 3
 
@@ -104,13 +105,21 @@ class ReportData:
 
 
 def pick_interval(
-    span: TimeWindow | timedelta, floor: timedelta = _DEFAULT_MIN_INTERVAL
+    span: TimeWindow | timedelta,
+    floor: timedelta = _DEFAULT_MIN_INTERVAL,
+    executions: int | None = None,
 ) -> timedelta:
-    """The smallest nice bucket size (at least ``floor``) giving at most 96 buckets."""
+    """The smallest nice bucket size (at least ``floor``) giving at most 96 buckets.
+
+    With ``executions`` (how many the span holds), buckets are also wide enough to hold
+    about 4 each on average: an error rate over one or two executions is all noise.
+    """
     if isinstance(span, TimeWindow):
         if span.since is None or span.until is None:
             return max(_OPEN_RANGE_INTERVAL, floor)
         span = span.until - span.since
+    if executions:
+        floor = max(floor, span * _MIN_PER_BUCKET / executions)
     for interval in _NICE_INTERVALS:
         if interval >= floor and span / interval <= _MAX_BUCKETS:
             return interval
@@ -169,7 +178,7 @@ def collect(
             throughput=[], error_rate=[], trace_url=template,
         )  # fmt: skip
     trend_window = covered_window(engine, window, floor) or window
-    interval = pick_interval(trend_window, floor)
+    interval = pick_interval(trend_window, floor, sum(w.count for w in workflows))
     per_workflow = 1 < len({w.workflow for w in workflows}) <= MAX_TREND_SERIES
 
     def trend(metric: str, *, per_workflow: bool = False) -> list[TrendPoint]:

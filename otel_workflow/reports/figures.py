@@ -57,7 +57,7 @@ def build_charts(data: ReportData) -> list[Chart]:
         _trend(charts, "throughput", titles["throughput"], _throughput_series(data.throughput),
                "executions per minute", xlim, percent=False),
         _trend(charts, "error-rate", titles["error-rate"],
-               {"all": [(p.start, p.value) for p in data.error_rate]}, "error rate", xlim,
+               {"all": [(_middle(p), p.value) for p in data.error_rate]}, "error rate", xlim,
                percent=True),
     ]  # fmt: skip
     timed = [w for w in data.workflows if w.p50 is not None]
@@ -126,13 +126,18 @@ def _bars(
     return Chart(key, title, svg)
 
 
+def _middle(point: TrendPoint) -> datetime:
+    # A bucket's value is drawn at its middle, so the line spans the axis' buckets evenly.
+    return point.start + (point.end - point.start) / 2
+
+
 def _throughput_series(points: Sequence[TrendPoint]) -> dict[str, _Points]:
     series: dict[str, _Points] = defaultdict(list)
     totals: dict[datetime, float] = defaultdict(float)
     per_workflow = any(p.workflow is not None for p in points)
     for p in points:
-        series[p.workflow if p.workflow is not None else "all"].append((p.start, p.value))
-        totals[p.start] += p.value or 0.0
+        series[p.workflow if p.workflow is not None else "all"].append((_middle(p), p.value))
+        totals[_middle(p)] += p.value or 0.0
     if per_workflow:  # throughput adds up, so the total line costs no extra query
         series["all"] = [(start, total) for start, total in sorted(totals.items())]
     return dict(series)

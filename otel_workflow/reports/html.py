@@ -41,7 +41,7 @@ h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde2ea;padd
 table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
 th,td{padding:.35rem .6rem;border-bottom:1px solid #eceff4;text-align:right}
 th{background:#f5f7fa}th.text,td.text{text-align:left}
-td.text{overflow-wrap:anywhere}
+td.text{overflow-wrap:break-word}td:not(.text),td a{white-space:nowrap}
 .chart{margin:1rem 0}.chart svg{display:block;width:100%;height:auto}
 .empty{color:#5b6577;font-style:italic;border:1px dashed #c9d0db;border-radius:8px;padding:1rem}
 """

@@ -69,7 +69,13 @@ def fill_store(
 
 
 def _execution(
-    tracer: trace.Tracer, kind: _Kind, index: int, start: datetime, rng: random.Random
+    tracer: trace.Tracer,
+    kind: _Kind,
+    index: int,
+    start: datetime,
+    rng: random.Random,
+    *,
+    failure_rate: float = 0.06,
 ) -> None:
     attrs = {
         semconv.WORKFLOW_SPAN_KIND: semconv.SPAN_KIND_WORKFLOW,
@@ -85,7 +91,7 @@ def _execution(
     failure: BaseException | None = None
     for position, step in enumerate(kind.steps):
         duration = timedelta(seconds=rng.lognormvariate(-3.0 + position, 0.8))
-        fails = failure is None and rng.random() < 0.06
+        fails = failure is None and rng.random() < failure_rate
         error = rng.choice(kind.errors)("boom") if fails else None
         span = tracer.start_span(
             step, context=ctx, start_time=_ns(moment),
@@ -138,3 +144,23 @@ def fill_many_workflows(path: Path, count: int, *, now: datetime | None = None) 
     finally:
         provider.shutdown()
     return names
+
+
+def fill_short_run(
+    path: Path, *, seconds: float = 3.0, executions: int = 40, now: datetime | None = None
+) -> None:
+    """Write ``executions`` executions started within ``seconds`` (like a demo run) into ``path``."""
+    from otel_workflow.exporters.store import SQLiteSpanExporter
+
+    exporter = SQLiteSpanExporter(path)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("tests.report")
+    rng = random.Random(11)
+    start = (now or datetime.now(timezone.utc)) - timedelta(minutes=2)
+    try:
+        for i in range(executions):
+            moment = start + timedelta(seconds=seconds * i / executions)
+            _execution(tracer, _KINDS[0], i, moment, rng, failure_rate=0.15)
+    finally:
+        provider.shutdown()
