@@ -26,6 +26,7 @@ from otel_workflow.debugger.control import (
     frames_of,
 )
 from otel_workflow.debugger.expressions import Expression, compile_expression
+from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
 from otel_workflow.debugger.store import DebugStore
 
@@ -121,7 +122,8 @@ class WorkflowDebugger:
         self._followed: frozenset[str] = frozenset()
         self._busy = False
         self.last_execution_id: str | None = None
-        self.replays: Any = None
+        self.replays = Replays()
+        self._replaying = 0
         if self.store is not None:
             self.store.changed()
             self._reload()
@@ -271,7 +273,9 @@ class WorkflowDebugger:
         self._refresh_busy()
 
     def _refresh_busy(self) -> None:
-        self._busy = bool(self._globs or self._followed or self._records or self.control.busy)
+        self._busy = bool(
+            self._globs or self._followed or self._records or self.control.busy or self._replaying
+        )
 
     # -- the hook (registered by configure() or attach()) ------------------------------------
     def before(self, call: CallInfo) -> Awaitable[None] | None:
@@ -279,6 +283,9 @@ class WorkflowDebugger:
         if store is not None and store.changed():
             self._reload()
             self._rebuild()
+        if call.parent is None and call.kind == "workflow":
+            self.last_execution_id = call.execution_id
+            self._workflows[call.name] = call.func
         bps = self._index.get(call.name)
         if bps is None and not self._busy:
             return None
@@ -310,13 +317,11 @@ class WorkflowDebugger:
         self, call: CallInfo, phase: str, extra: Any, bps: tuple[Breakpoint, ...] | None
     ) -> Awaitable[None] | None:
         eid = call.execution_id
-        if call.is_workflow and phase == "before":
-            self.last_execution_id = eid
-            self._workflows[call.name] = call.func
-            if self.replays is not None:
+        if self._replaying and phase == "before":
+            if call.is_workflow:
                 self.replays.bind(call)
-        elif self.replays is not None and phase == "before":
-            self.replays.substitute(call)
+            else:
+                self.replays.substitute(call)
         record = self._record_for(call, phase)
         if record is not None:
             self._note(record, call, phase, extra)
@@ -661,6 +666,69 @@ class WorkflowDebugger:
             raise LookupError("executions() needs a store: WorkflowDebugger(store=path)")
         return self.store.executions(workflow, status, limit)
 
+    # -- replay and fork ------------------------------------------------------------------
+    def replay(
+        self,
+        execution_id: str,
+        from_step: str | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        step_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        func: Callable[..., Any] | None = None,
+    ) -> Any:
+        """Fork ``execution_id``: steps before ``from_step`` return their recorded outputs,
+        the rest run live with breakpoints active.  ``overrides`` replace workflow
+        arguments, ``step_overrides[step]`` a named step's arguments.  Returns the result;
+        the fork's id is :attr:`last_execution_id`.  Raises ReplayDivergence / ReplayError.
+        """
+        if self.store is None:
+            raise LookupError("replay() needs a store: WorkflowDebugger(store=path)")
+        recording = recording_from_store(self.store.execution_steps(execution_id), execution_id)
+        return self._fork(recording, from_step, overrides, step_overrides, func)
+
+    def restore(self, snap: Snapshot, *, func: Callable[..., Any] | None = None) -> Any:
+        """Fork the snapshot's execution from its step, with the snapshot's state."""
+        steps = snap.state.get("steps") or {}
+        ordered = sorted(steps.items(), key=lambda kv: int(kv[0].rpartition("#")[2] or 0))
+        recorded = [(label.rpartition("#")[0] or label, value) for label, value in ordered]
+        recorded.append((snap.step, None))
+        recording = Recording(
+            snap.execution_id, snap.workflow, snap.state.get("input") or {}, recorded
+        )
+        return self._fork(recording, snap.step, None, None, func)
+
+    def _fork(
+        self,
+        recording: Recording,
+        from_step: str | None,
+        overrides: Any,
+        step_overrides: Any,
+        func: Callable[..., Any] | None,
+    ) -> Any:
+        target = func or _decorated(self._workflows.get(recording.workflow))
+        if target is None:
+            raise LookupError(
+                f"workflow {recording.workflow!r} has not run in this process; "
+                "pass func= (the decorated workflow function)"
+            )
+        with self._lock:
+            self._replaying += 1
+        self._refresh_busy()
+        try:
+            result, fork_id = run_replay(
+                recording,
+                target,
+                from_step=from_step,
+                overrides=overrides,
+                step_overrides=step_overrides,
+            )
+        finally:
+            with self._lock:
+                self._replaying -= 1
+            self._refresh_busy()
+        self.last_execution_id = fork_id
+        return result
+
     # -- lifecycle -------------------------------------------------------------------------
     def attach(self) -> WorkflowDebugger:
         """Register this debugger's hook (and nothing else) with the step machine."""
@@ -675,3 +743,14 @@ class WorkflowDebugger:
 
         unregister_hook(self)
         self.control.resume_all()
+
+
+def _decorated(func: Any) -> Callable[..., Any] | None:
+    """The module-level decorated wrapper of an undecorated workflow function."""
+    if func is None:
+        return None
+    import sys
+
+    module = sys.modules.get(getattr(func, "__module__", "") or "")
+    wrapper = getattr(module, getattr(func, "__name__", ""), None)
+    return wrapper if getattr(wrapper, "__wrapped__", None) is func else None
