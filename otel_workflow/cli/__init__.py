@@ -19,6 +19,7 @@ _COMMAND_MODULES = (
     "otel_workflow.cli.analytics_commands",
     "otel_workflow.cli.report_commands",
     "otel_workflow.cli.demo_commands",
+    "otel_workflow.cli.debug_commands",
 )
 
 #: The documented exit codes (also in ``--help`` and docs/analytics.md).
