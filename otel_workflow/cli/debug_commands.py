@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import runpy
 import sys
 import threading
 from typing import Any
 
+from otel_workflow import settings
 from otel_workflow.debugger import PausedExecution, WorkflowDebugger, set_default
 from otel_workflow.debugger.expressions import EvaluationError, ExpressionError
 
@@ -28,7 +28,7 @@ _HELP = """commands: c(ontinue)  s(tep)  n(ext)  o(ut)  vars  p EXPR  bt  snapsh
 
 
 def _store(args: argparse.Namespace) -> str:
-    return str(args.store or os.environ.get("OTEL_WORKFLOW_STORE") or _DEFAULT_STORE)
+    return str(args.store or settings.STORE.get() or _DEFAULT_STORE)
 
 
 def register(subparsers: Any) -> None:
