@@ -26,20 +26,27 @@ __all__ = [
     "CallHook",
     "CallInfo",
     "CaptureLimits",
+    "ExecutionHandle",
     "WorkflowTelemetry",
     "attributes",
     "capture",
     "configure",
+    "continue_execution",
     "debugger",
     "disable",
     "enable",
+    "get_execution",
+    "inject",
     "instrument",
     "register_hook",
     "schedule_report",
     "step",
+    "step_span",
+    "track_workflow_start",
     "uninstrument",
     "unregister_hook",
     "workflow",
+    "workflow_span",
 ]
 
 if TYPE_CHECKING:
@@ -48,8 +55,16 @@ if TYPE_CHECKING:
     from otel_workflow.analytics import AnalyticsEngine
     from otel_workflow.config import WorkflowTelemetry, configure
     from otel_workflow.debugger import debugger
+    from otel_workflow.propagation import continue_execution, inject
     from otel_workflow.proxy import instrument, uninstrument
     from otel_workflow.reports import schedule_report
+    from otel_workflow.tracking import (
+        ExecutionHandle,
+        get_execution,
+        step_span,
+        track_workflow_start,
+        workflow_span,
+    )
 
 # Heavier parts load on first use so `import otel_workflow` stays API-only and cheap.
 _LAZY = {
@@ -60,6 +75,13 @@ _LAZY = {
     "AnalyticsEngine": ("otel_workflow.analytics", "AnalyticsEngine"),
     "schedule_report": ("otel_workflow.reports", "schedule_report"),
     "debugger": ("otel_workflow.debugger", "debugger"),
+    "workflow_span": ("otel_workflow.tracking", "workflow_span"),
+    "step_span": ("otel_workflow.tracking", "step_span"),
+    "track_workflow_start": ("otel_workflow.tracking", "track_workflow_start"),
+    "get_execution": ("otel_workflow.tracking", "get_execution"),
+    "ExecutionHandle": ("otel_workflow.tracking", "ExecutionHandle"),
+    "inject": ("otel_workflow.propagation", "inject"),
+    "continue_execution": ("otel_workflow.propagation", "continue_execution"),
 }
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 from opentelemetry import context as context_api
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, Context
 from opentelemetry.trace import Status, StatusCode
 
 from otel_workflow import semconv
@@ -111,7 +111,7 @@ class StepMachine:
         *,
         kind: str,
         name: str,
-        func: Callable[..., Any],
+        func: Callable[..., Any] | None,
         workflow_type: str = "",
         version: str | None = None,
         capture_input: bool = False,
@@ -134,7 +134,8 @@ class StepMachine:
         self.backoff = backoff
         self.signature = signature_of(func)
         # Worked out once: the signature, secret-named parameters, JSON names.
-        self._capture_args = argument_capturer(func, self.capture_limits) if capture_input else None
+        self._capture_args = (argument_capturer(func, self.capture_limits)
+                              if capture_input and func is not None else None)  # fmt: skip
         self._capture_result = result_capturer(self.capture_limits) if capture_output else None
         self.attributes = self._static_attributes(func, version)
         # A step with no retries and no capture takes the inlined fast paths.
@@ -147,7 +148,7 @@ class StepMachine:
             self._workflow_cells, self._active = REGISTRY.workflow_cells(name, workflow_type)
 
     def _static_attributes(
-        self, func: Callable[..., Any], version: str | None
+        self, func: Callable[..., Any] | None, version: str | None
     ) -> dict[str, Any]:
         attrs: dict[str, Any] = {semconv.WORKFLOW_SPAN_KIND: self.kind}
         if self.is_workflow:
@@ -157,6 +158,8 @@ class StepMachine:
                 attrs[semconv.WORKFLOW_VERSION] = version
         else:
             attrs[semconv.STEP_NAME] = self.name
+        if func is None:  # the tracking API: no function to point at
+            return attrs
         code = getattr(inspect.unwrap(func), "__code__", None)
         module = getattr(func, "__module__", None) or ""
         qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", self.name)
@@ -169,19 +172,28 @@ class StepMachine:
     # -- phase 1: begin ------------------------------------------------------------------
     def begin(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], attempt: int, attach: bool,
-        is_async: bool, instance: Any = None,
+        is_async: bool, instance: Any = None, *, scope: Scope | None = None,
+        context: Context | None = None, start_time: int | None = None,
+        execution: Execution | None = None,
     ) -> Call | None:  # fmt: skip
-        """Start the span, scope and clock; ``None`` means run uninstrumented (suppressed)."""
-        ctx = _get_current()
+        """Start the span, scope and clock; ``None`` means run uninstrumented (suppressed).
+
+        The tracking API passes what a decorator takes from the current context: the
+        ``scope`` and ``context`` of an execution held by a handle, a recorded
+        ``start_time`` (ns since the epoch), the ``execution`` a workflow span continues.
+        """
+        ctx = _get_current() if context is None else context
         if ctx.get(_SUPPRESS_INSTRUMENTATION_KEY):
             return None
         call = Call()
         call.attempt = attempt
-        scope = CURRENT_SCOPE.get()
+        if scope is None:
+            scope = CURRENT_SCOPE.get()
         tracer = RUNTIME.tracer
         index: int | None = None
         if self.is_workflow:
-            execution: Execution | None = Execution(self.name, self.workflow_type)
+            if execution is None:
+                execution = Execution(self.name, self.workflow_type)
             attrs = {**scope.attributes, **self.attributes}
             attrs[semconv.WORKFLOW_EXECUTION_ID] = execution.execution_id  # type: ignore[union-attr]
             if scope.execution is not None:
@@ -200,7 +212,7 @@ class StepMachine:
         if self._capture_args is not None:
             _put_captured(attrs, semconv.CAPTURE_INPUT, self._capture_args(args, kwargs, instance))
         if tracer is not None:
-            span = tracer.start_span(self.name, ctx, attributes=attrs)
+            span = tracer.start_span(self.name, ctx, attributes=attrs, start_time=start_time)
             call.span = span
             ctx = _set_span_in_context(span, ctx)
             if execution is not None and new_scope is not None:
@@ -226,11 +238,11 @@ class StepMachine:
 
     def begin_guarded(
         self, args: tuple[Any, ...], kwargs: dict[str, Any], attempt: int, attach: bool,
-        is_async: bool = False, instance: Any = None,
+        is_async: bool = False, instance: Any = None, **where: Any,
     ) -> Call | None:  # fmt: skip
         """:meth:`begin`, with our own failures contained: ``None`` runs uninstrumented."""
         try:
-            return self.begin(args, kwargs, attempt, attach, is_async, instance)
+            return self.begin(args, kwargs, attempt, attach, is_async, instance, **where)
         except Exception as internal:
             report_internal_error("decorator", internal)
             return None
@@ -331,7 +343,8 @@ class StepMachine:
             call.retry = True
         call.status = status
 
-    def end(self, call: Call, exc: BaseException | None, result: Any = None) -> None:
+    def end(self, call: Call, exc: BaseException | None, result: Any = None,
+            end_time: int | None = None) -> None:  # fmt: skip
         """End the span and record the metrics; never raises, always ends and counts."""
         span = call.span
         error_type: str | None = None
@@ -349,7 +362,7 @@ class StepMachine:
         finally:
             if span is not None:
                 try:
-                    span.end()
+                    span.end(end_time)
                 except Exception as internal:
                     report_internal_error("decorator", internal)
             self._record(call, span, error_type, category)
