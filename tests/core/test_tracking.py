@@ -64,12 +64,12 @@ def test_context_managers_record_what_decorators_record(ow_telemetry: TelemetryC
     decorated_metrics = _metric_state(ow_telemetry)
     ow_telemetry.clear()
 
-    with pytest.raises(ValueError), ow.workflow_span("checkout", type="order") as ex:
-        with ow.attributes(user_id="u1"):
-            with ex.step("validate"):
-                pass
-            with ow.step_span("charge"):
-                raise ValueError("card declined")
+    with (pytest.raises(ValueError), ow.workflow_span("checkout", type="order") as ex,
+          ow.attributes(user_id="u1")):  # fmt: skip
+        with ex.step("validate"):
+            pass
+        with ow.step_span("charge"):
+            raise ValueError("card declined")
     assert _shape(ow_telemetry.spans()) == decorated
     assert _metric_state(ow_telemetry) == decorated_metrics  # clear() zeroed the metrics
     assert decorated_metrics["steps_error"] == 1 and decorated_metrics["active"] == 0
