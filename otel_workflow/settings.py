@@ -171,6 +171,9 @@ METRICS_HOST = Setting("OTEL_WORKFLOW_METRICS_HOST", _text, "127.0.0.1",
                        "bind address of `/metrics`", "`127.0.0.1`")  # fmt: skip
 STORE: Setting[str | None] = Setting("OTEL_WORKFLOW_STORE", _text, None,
                                      "path of the embedded SQLite store", "off")  # fmt: skip
+#: The store the CLI reads and the demo writes when neither ``--store`` nor
+#: ``OTEL_WORKFLOW_STORE`` names one: one file name, so the commands the demo prints work as is.
+DEFAULT_STORE_FILE = "otel-workflow.db"
 MAX_LABEL_VALUES = Setting("OTEL_WORKFLOW_MAX_LABEL_VALUES", _int_between(1, 1_000_000), 200,
                            "distinct values per metric label before `_OTHER`",
                            "`200`")  # fmt: skip

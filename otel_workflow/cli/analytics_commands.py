@@ -27,7 +27,7 @@ from otel_workflow._units import format_duration, format_percent, format_rate
 from otel_workflow.cli._table import Column, output_width, render
 
 _ENV_STORE = settings.STORE.name
-_DEFAULT_STORE = "otel-workflow.db"
+_DEFAULT_STORE = settings.DEFAULT_STORE_FILE
 _FORMATS = ("table", "csv", "json")
 
 

@@ -1,14 +1,11 @@
-"""``otel-workflow demo [--prometheus] [--executions N]``.
+"""``otel-workflow demo [--prometheus] [demo options]``.
 
-Without ``--prometheus`` this is ``python -m otel_workflow.demo`` (the demo workload on the
-embedded store, with ``/metrics``).  With ``--prometheus`` it needs no Docker: it starts a
-local ``prometheus`` binary (Debian package ``prometheus``) on 127.0.0.1 with the shipped
-recording and alerting rules (``collector-config/prometheus/rules``, packaged with
-:mod:`otel_workflow.demo.prometheus`), points it at the
-workload's ``/metrics``, runs the workload, then prints the duration percentiles and, for
-every dashboard query, its result and a link to Prometheus's own graph page.
-
-    otel-workflow demo --prometheus --executions 400
+Without ``--prometheus`` this is ``python -m otel_workflow.demo``, with the same options
+(one definition: :mod:`otel_workflow.demo.options`).  With ``--prometheus`` it needs no
+Docker: it starts a local ``prometheus`` binary (Debian package ``prometheus``) on 127.0.0.1
+with the shipped recording and alerting rules, points it at the workload's ``/metrics``,
+runs the workload, then prints the duration percentiles and, for every dashboard query, its
+result and a link to Prometheus's own graph page.
 """
 
 from __future__ import annotations
@@ -19,67 +16,56 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from otel_workflow import semconv as sc
+
+if TYPE_CHECKING:
+    from otel_workflow.demo.options import DemoOptions
 
 _CHUNKS = 10  # scrapes the workload is spread over, so rates have several samples
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand to the ``otel-workflow`` parser."""
+    from otel_workflow.demo.options import DESCRIPTION, add_options
+
     demo = subparsers.add_parser(
         "demo",
         help="run the demo workload (optionally against a local Prometheus)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        # Plain text: --help shows this, so no reST markup.
+        description=DESCRIPTION + " With --prometheus: start a local prometheus binary "
+        "(Debian package prometheus) with the shipped rules, scrape the workload, and print "
+        "the duration percentiles and every dashboard query with a link to its graph.",
     )
-    demo.add_argument(
+    add_options(demo)
+    extra = demo.add_argument_group("local Prometheus")
+    extra.add_argument(
         "--prometheus",
         action="store_true",
         help="start a local prometheus binary with the shipped rules and query it",
     )
-    demo.add_argument("--executions", type=_positive, default=None, help="workflow executions")
-    demo.add_argument("--concurrency", type=_positive, default=None, help="worker threads")
-    demo.add_argument("--seed", type=int, default=None, help="random seed of the workload")
-    demo.add_argument(
+    extra.add_argument(
         "--rules",
         type=Path,
         default=None,
         help="directory of Prometheus rule files (default: the rules shipped in the package)",
     )
-    demo.add_argument(
-        "--serve",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="keep Prometheus running after the report until Ctrl-C "
-        "(default: when stdin is a terminal)",
-    )
     demo.set_defaults(func=run_demo)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
 
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo as the parsed arguments say; returns the exit code."""
+    from otel_workflow.demo import run
+    from otel_workflow.demo.options import resolve
+
+    options = resolve(args)
     if not args.prometheus:
-        from otel_workflow.demo import main as demo_main
-
-        forwarded: list[str] = []
-        for option in ("executions", "concurrency", "seed"):
-            value = getattr(args, option)
-            if value is not None:
-                forwarded += [f"--{option}", str(value)]
-        return demo_main(forwarded)
-    return _run_with_prometheus(args)
+        return run(options)
+    return _run_with_prometheus(args, options)
 
 
-def _run_with_prometheus(args: argparse.Namespace) -> int:
+def _run_with_prometheus(args: argparse.Namespace, options: DemoOptions) -> int:
     from otel_workflow.demo.prometheus import SHIPPED_CONFIG_DIR, PrometheusProcess, find_prometheus
 
     binary = find_prometheus()
@@ -94,14 +80,12 @@ def _run_with_prometheus(args: argparse.Namespace) -> int:
     if not rules:
         print(f"demo: no rule files in {args.rules}; recording-rule queries will be empty",
               file=sys.stderr)  # fmt: skip
-    executions = args.executions or 400
-    concurrency = args.concurrency or 4
-    seed = args.seed or 0
-    serve = sys.stdin.isatty() if args.serve is None else args.serve
+    executions, concurrency, seed = options.executions, options.concurrency, options.seed
+    serve = options.serve
 
-    import otel_workflow as ow
+    from otel_workflow.demo import configure_demo
 
-    handle = ow.configure(service_name="otel-workflow-demo", metrics_port=0)
+    handle = configure_demo(options)
     workdir = Path(tempfile.mkdtemp(prefix="otel-workflow-prometheus-"))
     prom: PrometheusProcess | None = None
     try:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from otel_workflow.analytics.engine import AnalyticsEngine
     from otel_workflow.reports.email import SmtpSettings
 
-_DEFAULT_STORE = "otel-workflow.db"
+_DEFAULT_STORE = settings.DEFAULT_STORE_FILE
 _ENV_STORE = settings.STORE.name
 
 

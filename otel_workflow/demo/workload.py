@@ -14,9 +14,9 @@ Failures are the code's own (``ValueError``, ``ConnectionError``, ``TimeoutError
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import random
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,26 +38,41 @@ class WorkloadSummary:
 
 
 class _Random:
-    """A seeded RNG shared by threads (random.Random is not thread-safe for sequences)."""
+    """The random draws of one execution, from a generator seeded by (seed, execution number).
 
-    def __init__(self, seed: int) -> None:
-        self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+    One generator per execution, not one shared by the worker threads: with a shared one,
+    which execution gets which draw depends on thread scheduling, so the same seed would
+    give different failures from run to run.  Within an execution the draws happen in the
+    code's order (asyncio tasks start in creation order; the thread hop is sequential).
+    """
+
+    def __init__(self) -> None:
+        self._current: contextvars.ContextVar[random.Random | None] = contextvars.ContextVar(
+            "demo_rng", default=None
+        )
+
+    def start(self, seed: int, execution: int) -> None:
+        # A string seed is hashed with SHA-512: stable across runs and PYTHONHASHSEED.
+        self._current.set(random.Random(f"{seed}/{execution}"))
+
+    def _get(self) -> random.Random:
+        rng = self._current.get()
+        if rng is None:  # a workflow called outside run_workload: a fresh, seeded stream
+            rng = random.Random(0)
+            self._current.set(rng)
+        return rng
 
     def random(self) -> float:
-        with self._lock:
-            return self._rng.random()
+        return self._get().random()
 
     def uniform(self, a: float, b: float) -> float:
-        with self._lock:
-            return self._rng.uniform(a, b)
+        return self._get().uniform(a, b)
 
     def choice(self, items: list[str]) -> str:
-        with self._lock:
-            return self._rng.choice(items)
+        return self._get().choice(items)
 
 
-_rng = _Random(0)
+_rng = _Random()
 USERS = [f"user-{n:02d}" for n in range(1, 13)]
 
 
@@ -157,7 +172,9 @@ async def build_report(user_id: str) -> int:
 
 
 # -- driver -----------------------------------------------------------------------------
-def _run_one(kind: str, n: int) -> bool:
+def _run_one(kind: str, n: int, seed: int) -> bool:
+    # Each pool thread runs executions in its own context: the draws of one never leak.
+    _rng.start(seed, n)
     try:
         if kind == "order":
             items = [] if _rng.random() < 0.05 else ["sku-1"]
@@ -181,16 +198,17 @@ def run_workload(
 
     ``progress`` is called with 1 after each execution (for a progress bar).
     """
-    global _rng
     if executions < 0 or concurrency < 1:
         raise ValueError("executions must be >= 0 and concurrency >= 1")
-    _rng = _Random(seed)
     kinds = ["order"] * 6 + ["etl"] * 2 + ["report"] * 2
     plan = [kinds[n % len(kinds)] for n in range(executions)]
     summary = WorkloadSummary()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="demo") as pool:
-        futures = [(kind, pool.submit(_run_one, kind, n)) for n, kind in enumerate(plan)]
+        futures = [
+            (kind, pool.submit(contextvars.copy_context().run, _run_one, kind, n, seed))
+            for n, kind in enumerate(plan)
+        ]
         for kind, future in futures:
             ok = future.result()
             summary.executions += 1
