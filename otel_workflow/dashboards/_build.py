@@ -37,6 +37,7 @@ from otel_workflow import semconv as sc
 from otel_workflow.dashboards.panels import (
     VAR_CATEGORY,
     VAR_DATASOURCE,
+    VAR_JOB,
     VAR_STEP,
     VAR_TRACE_DATASOURCE,
     VAR_WORKFLOW,
@@ -93,16 +94,20 @@ def _query_variable(name: str, label: str, query: str) -> Any:
 
 
 def _variable(name: str, trace_type: str) -> Any:
-    workflow_selector = f'{{{sc.PROM_LABEL_WORKFLOW}=~"${VAR_WORKFLOW}"}}'
+    job_selector = f'{{job=~"${VAR_JOB}"}}'
+    workflow_selector = f'{{job=~"${VAR_JOB}", {sc.PROM_LABEL_WORKFLOW}=~"${VAR_WORKFLOW}"}}'
     if name == VAR_DATASOURCE:
         return DatasourceVariable(name).label("Prometheus").type("prometheus")
     if name == VAR_TRACE_DATASOURCE:
         return DatasourceVariable(name).label("Traces").type(trace_type)
+    if name == VAR_JOB:
+        # target_info: one series per scraped otel-workflow endpoint, labelled by job.
+        return _query_variable(name, "Service (job)", _label_values("target_info", "job"))
     if name == VAR_WORKFLOW:
         return _query_variable(
             name,
             "Workflow",
-            _label_values(sc.PROM_WORKFLOW_EXECUTIONS, sc.PROM_LABEL_WORKFLOW),
+            _label_values(sc.PROM_WORKFLOW_EXECUTIONS, sc.PROM_LABEL_WORKFLOW, job_selector),
         )
     if name == VAR_STEP:
         return _query_variable(

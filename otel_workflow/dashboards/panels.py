@@ -4,11 +4,12 @@ Kept free of ``grafana-foundation-sdk`` so ``otel-workflow demo --prometheus`` a
 can read every query without the ``dashboards`` extra; :mod:`._build` turns these specs
 into Grafana dashboard JSON.
 
-Rates, ratios and step percentiles read the recording rules in
-``collector-config/prometheus/rules/recording.yml`` (cheap at dashboard refresh).  Workflow
-and step *duration* panels query the raw histograms instead: exemplars (trace ids) are
-attached to the scraped bucket series only, never to a recorded series, and those panels
-are the ones that link to traces.
+Every panel queries the raw scraped series, so a dashboard shows data as soon as it is
+imported, with or without the recording rules of ``collector-config/prometheus/rules/``
+(those serve the alerts and make the same aggregations cheap to query ad hoc).  Exemplars
+(trace ids) are attached to the scraped bucket series only, which the duration panels read.
+Every selector carries ``job=~"$job"``: the ``job`` variable picks the service (Prometheus's
+scrape job; ``target_info`` lists the jobs serving otel-workflow metrics).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "GRAFANA_BUILTINS",
     "VAR_CATEGORY",
     "VAR_DATASOURCE",
+    "VAR_JOB",
     "VAR_STEP",
     "VAR_TRACE_DATASOURCE",
     "VAR_WORKFLOW",
@@ -37,6 +39,7 @@ __all__ = [
 
 VAR_DATASOURCE = "datasource"
 VAR_TRACE_DATASOURCE = "trace_datasource"
+VAR_JOB = "job"
 VAR_WORKFLOW = "workflow"
 VAR_STEP = "step"
 VAR_CATEGORY = "category"
@@ -99,10 +102,10 @@ _S = sc.PROM_LABEL_STEP
 _ST = sc.PROM_LABEL_STATUS
 _ET = sc.PROM_LABEL_ERROR_TYPE
 _EC = sc.PROM_LABEL_ERROR_CATEGORY
-_Q = sc.PROM_LABEL_QUANTILE
 _WS = f"{_W}, {_S}"
 
-_WF = f'{_W}=~"${VAR_WORKFLOW}"'
+_JOB = f'job=~"${VAR_JOB}"'
+_WF = f'{_JOB}, {_W}=~"${VAR_WORKFLOW}"'
 _WF_STEP = f'{_WF}, {_S}=~"${VAR_STEP}"'
 _WF_STEP_CAT = f'{_WF_STEP}, {_EC}=~"${VAR_CATEGORY}"'
 _OK = f', {_ST}="{sc.STATUS_OK}"'
@@ -125,8 +128,28 @@ def _percentile_queries(bucket: str, selector: str, by: str, legend: str) -> tup
     )
 
 
+_RATE = "[$__rate_interval]"
+
+
+def _rate(metric: str, selector: str, by: str) -> str:
+    return f"sum by ({by}) (rate({metric}{{{selector}}}{_RATE}))"
+
+
 def _workflow_rate(extra: str = "") -> str:
-    return f"{sc.PROM_RULE_WORKFLOW_EXECUTIONS_RATE}{{{_WF}{extra}}}"
+    return _rate(sc.PROM_WORKFLOW_EXECUTIONS, _WF + extra, f"{_W}, {_T}, {_ST}")
+
+
+def _error_ratio(by: str) -> str:
+    # `or ... * 0`: a workflow without errors shows 0 % rather than no series.
+    return (
+        f"(sum by ({by}) (rate({sc.PROM_WORKFLOW_EXECUTIONS}{{{_WF}{_FAILED}}}{_RATE})) "
+        f"or sum by ({by}) (rate({sc.PROM_WORKFLOW_EXECUTIONS}{{{_WF}}}{_RATE})) * 0) "
+        f"/ sum by ({by}) (rate({sc.PROM_WORKFLOW_EXECUTIONS}{{{_WF}}}{_RATE}))"
+    )
+
+
+def _step_errors_rate(selector: str, by: str) -> str:
+    return _rate(sc.PROM_STEP_ERRORS, selector, by)
 
 
 # --- Workflow overview --------------------------------------------------------------------
@@ -136,7 +159,7 @@ _OVERVIEW = DashboardSpec(
     title="Workflow overview",
     description="Executions, success and error rates, duration percentiles and the slowest "
     "and most failing steps of every workflow (otel-workflow).",
-    variables=(VAR_DATASOURCE, VAR_TRACE_DATASOURCE, VAR_WORKFLOW),
+    variables=(VAR_DATASOURCE, VAR_TRACE_DATASOURCE, VAR_JOB, VAR_WORKFLOW),
     rows=(
         RowSpec(
             "Traffic",
@@ -188,7 +211,7 @@ _OVERVIEW = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            f"{sc.PROM_RULE_WORKFLOW_ERROR_RATIO}{{{_WF}}}",
+                            _error_ratio(f"{_W}, {_T}"),
                             f"{{{{{_W}}}}}",
                         ),
                     ),
@@ -228,8 +251,7 @@ _OVERVIEW = DashboardSpec(
                     "bargauge",
                     (
                         Query(
-                            f"topk(10, {sc.PROM_RULE_STEP_DURATION_QUANTILE}"
-                            f'{{{_WF}, {_Q}="0.95"}})',
+                            f"topk(10, {_quantile('0.95', sc.PROM_STEP_DURATION, _WF, _WS)})",
                             f"{{{{{_W}}}}} / {{{{{_S}}}}}",
                             instant=True,
                         ),
@@ -241,8 +263,7 @@ _OVERVIEW = DashboardSpec(
                     "bargauge",
                     (
                         Query(
-                            f"topk(10, sum by ({_W}, {_S}) "
-                            f"({sc.PROM_RULE_STEP_ERRORS_RATE}{{{_WF}}}))",
+                            f"topk(10, {_step_errors_rate(_WF, _WS)})",
                             f"{{{{{_W}}}}} / {{{{{_S}}}}}",
                             instant=True,
                         ),
@@ -257,14 +278,19 @@ _OVERVIEW = DashboardSpec(
                 PanelSpec(
                     "Process memory",
                     "timeseries",
-                    (Query(sc.PROM_PROCESS_MEMORY, "{{instance}}"),),
+                    (Query(f"{sc.PROM_PROCESS_MEMORY}{{{_JOB}}}", "{{job}} {{instance}}"),),
                     unit="bytes",
                     width=8,
                 ),
                 PanelSpec(
                     "Process CPU (cores)",
                     "timeseries",
-                    (Query(f"rate({sc.PROM_PROCESS_CPU}[$__rate_interval])", "{{instance}}"),),
+                    (
+                        Query(
+                            f"rate({sc.PROM_PROCESS_CPU}{{{_JOB}}}{_RATE})",
+                            "{{job}} {{instance}}",
+                        ),
+                    ),
                     unit="short",
                     width=8,
                 ),
@@ -274,7 +300,7 @@ _OVERVIEW = DashboardSpec(
                     tuple(
                         # `or vector(0)`: these counters only appear once something went
                         # wrong; a flat zero reads better than "No data".
-                        Query(f"sum(rate({name}[$__rate_interval])) or vector(0)", legend)
+                        Query(f"sum(rate({name}{{{_JOB}}}{_RATE})) or vector(0)", legend)
                         for name, legend in (
                             (sc.PROM_SELF_ERRORS, "instrumentation errors"),
                             (sc.PROM_SELF_SPANS_DROPPED, "spans dropped"),
@@ -324,7 +350,7 @@ _STEP_ROW = RowSpec(
             "timeseries",
             (
                 Query(
-                    f"sum by ({_ST}) ({sc.PROM_RULE_STEP_EXECUTIONS_RATE}{{{_WF_STEP}}})",
+                    _rate(sc.PROM_STEP_EXECUTIONS, _WF_STEP, _ST),
                     f"{{{{{_ST}}}}}",
                 ),
             ),
@@ -336,7 +362,7 @@ _STEP_ROW = RowSpec(
             "timeseries",
             (
                 Query(
-                    f"sum by ({_EC}) ({sc.PROM_RULE_STEP_ERRORS_RATE}{{{_WF_STEP}}})",
+                    _step_errors_rate(_WF_STEP, _EC),
                     f"{{{{{_EC}}}}}",
                 ),
             ),
@@ -348,7 +374,7 @@ _STEP_ROW = RowSpec(
             "timeseries",
             (
                 Query(
-                    f"sum by ({_ET}) ({sc.PROM_RULE_STEP_ERRORS_RATE}{{{_WF_STEP}}})",
+                    _step_errors_rate(_WF_STEP, _ET),
                     f"{{{{{_ET}}}}}",
                 ),
             ),
@@ -360,7 +386,8 @@ _STEP_ROW = RowSpec(
             "timeseries",
             (
                 Query(
-                    f"{sc.PROM_RULE_STEP_CPU_TIME_MEAN}{{{_WF_STEP}}}",
+                    f"{_rate(sc.PROM_STEP_CPU_TIME + '_sum', _WF_STEP, _WS)} / "
+                    f"{_rate(sc.PROM_STEP_CPU_TIME + '_count', _WF_STEP, _WS)}",
                     f"mean {{{{{_W}}}}} / {{{{{_S}}}}}",
                 ),
                 Query(
@@ -377,7 +404,7 @@ _STEP_ROW = RowSpec(
             "timeseries",
             (
                 Query(
-                    f"{sc.PROM_RULE_STEP_CPU_TIME_RATE}{{{_WF_STEP}}}",
+                    _rate(sc.PROM_STEP_CPU_TIME + "_sum", _WF_STEP, _WS),
                     f"{{{{{_W}}}}} / {{{{{_S}}}}}",
                 ),
             ),
@@ -393,7 +420,7 @@ _STEPS = DashboardSpec(
     title="Step drill-down",
     description="Per step: duration heatmap and percentiles (with trace exemplars), "
     "errors by category and type, CPU time (otel-workflow).",
-    variables=(VAR_DATASOURCE, VAR_TRACE_DATASOURCE, VAR_WORKFLOW, VAR_STEP),
+    variables=(VAR_DATASOURCE, VAR_TRACE_DATASOURCE, VAR_JOB, VAR_WORKFLOW, VAR_STEP),
     rows=(_STEP_ROW,),
 )
 
@@ -404,7 +431,7 @@ _ERRORS = DashboardSpec(
     title="Errors",
     description="Step errors by category and type over time, failing executions and the "
     "top failing steps (otel-workflow).",
-    variables=(VAR_DATASOURCE, VAR_WORKFLOW, VAR_STEP, VAR_CATEGORY),
+    variables=(VAR_DATASOURCE, VAR_JOB, VAR_WORKFLOW, VAR_STEP, VAR_CATEGORY),
     rows=(
         RowSpec(
             "Over time",
@@ -414,7 +441,7 @@ _ERRORS = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            f"sum by ({_EC}) ({sc.PROM_RULE_STEP_ERRORS_RATE}{{{_WF_STEP_CAT}}})",
+                            _step_errors_rate(_WF_STEP_CAT, _EC),
                             f"{{{{{_EC}}}}}",
                         ),
                     ),
@@ -425,7 +452,7 @@ _ERRORS = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            f"sum by ({_ET}) ({sc.PROM_RULE_STEP_ERRORS_RATE}{{{_WF_STEP_CAT}}})",
+                            _step_errors_rate(_WF_STEP_CAT, _ET),
                             f"{{{{{_ET}}}}}",
                         ),
                     ),
@@ -447,7 +474,7 @@ _ERRORS = DashboardSpec(
                     "timeseries",
                     (
                         Query(
-                            f"{sc.PROM_RULE_WORKFLOW_ERROR_RATIO}{{{_WF}}}",
+                            _error_ratio(f"{_W}, {_T}"),
                             f"{{{{{_W}}}}}",
                         ),
                     ),
@@ -512,7 +539,7 @@ GRAFANA_BUILTINS: Mapping[str, str] = {
 }
 """Values for Grafana's built-in variables when a query runs outside Grafana."""
 
-_ALL_VALUES = (VAR_WORKFLOW, VAR_STEP, VAR_CATEGORY)
+_ALL_VALUES = (VAR_JOB, VAR_WORKFLOW, VAR_STEP, VAR_CATEGORY)
 
 
 def substitute(

@@ -76,6 +76,7 @@ def test_template_variables(spec: Any) -> None:
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     assert variables["workflow"]["query"].startswith(f"label_values({sc.PROM_WORKFLOW_EXECUTIONS}")
+    assert variables["job"]["query"] == "label_values(target_info, job)"
     if "trace_datasource" in variables:
         assert variables["trace_datasource"]["query"] in ("tempo", "jaeger")
 
@@ -93,12 +94,12 @@ def test_every_query_uses_the_datasource_variable(spec: Any) -> None:
 
 
 def test_queries_only_name_known_metrics() -> None:
-    """Every metric name in a query is a PROM_* name or a recording rule from semconv."""
+    """Every metric name in a query is a scraped PROM_* name, never a recorded series."""
     known = {
         value
         for name, value in vars(sc).items()
-        if name.startswith(("PROM_RULE_", "PROM_"))
-        and not name.startswith("PROM_LABEL")
+        if name.startswith("PROM_")
+        and not name.startswith(("PROM_LABEL", "PROM_RULE_"))
         and isinstance(value, str)
     }
     for spec in DASHBOARDS:
@@ -155,3 +156,13 @@ def test_dashboards_package_imports_without_the_sdk() -> None:
         "    raise AssertionError('render_all worked without the SDK')\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("spec", DASHBOARDS, ids=lambda s: s.file_name)
+def test_every_query_filters_by_job(spec: Any) -> None:
+    """Every selector of every panel query carries the job (service) variable."""
+    for target in _targets(_load(spec.file_name)):
+        selectors = re.findall(r"\{[^}]*\}", target["expr"])
+        assert selectors, target["expr"]
+        for selector in selectors:
+            assert 'job=~"$job"' in selector, target["expr"]
