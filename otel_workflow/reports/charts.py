@@ -8,7 +8,8 @@ Math text is switched off, so a workflow called ``$x$`` is drawn as those three 
 
 What every chart guarantees: a value with no neighbour is drawn as a marker (a line needs
 two points, so a lone bucket would otherwise be invisible); tick labels never overlap
-(ticks are thinned until their labels, measured after layout, leave a gap); the time axis
+(the densest tick spacing whose labels, measured after layout, leave a gap is used;
+1-2-5 ticks first, so a range within one decade still gets several labels); the time axis
 is labelled with its zone; axis labels name the unit their ticks are written in.
 """
 
@@ -101,10 +102,10 @@ def lone_points(values: Sequence[float | None]) -> list[int]:
     ]  # fmt: skip
 
 
-def overlapping_tick_labels(
-    fig: Figure, axis: Axis, gap: float = 0.0, *, horizontal: bool = True
-) -> list[tuple[str, str]]:
-    """Pairs of neighbouring major tick labels on ``axis`` closer than ``gap`` pixels.
+def tick_label_boxes(
+    fig: Figure, axis: Axis, *, horizontal: bool = True
+) -> list[tuple[float, float, str]]:
+    """The drawn major tick labels of ``axis``: (low, high, text) in pixels, in order.
 
     ``horizontal`` says whether the labels sit side by side (an x axis) or stacked (y).
     """
@@ -114,20 +115,34 @@ def overlapping_tick_labels(
     for label in axis.get_majorticklabels():
         if label.get_visible() and label.get_text():
             box = label.get_window_extent(renderer)
-            low, high = (box.x0, box.x1) if horizontal else (box.y0, box.y1)
-            boxes.append((low, high, label.get_text()))
-    boxes.sort()
-    return [(a[2], b[2]) for a, b in itertools.pairwise(boxes) if b[0] < a[1] + gap]
+            boxes.append((box.x0, box.x1, label.get_text()) if horizontal
+                         else (box.y0, box.y1, label.get_text()))  # fmt: skip
+    return sorted(boxes)
 
 
-def _thin_ticks(fig: Figure, axis: Axis, locators: Sequence[Callable[[], Any]]) -> None:
-    # Try ever sparser locators until the labels fit; the last one is the sparsest there is.
+def _fits(boxes: list[tuple[float, float, str]]) -> bool:
+    return len(boxes) >= 2 and all(
+        b[0] >= a[1] + _TICK_GAP_PX for a, b in itertools.pairwise(boxes)
+    )
+
+
+def _fit_ticks(fig: Figure, axis: Axis, locators: Sequence[Callable[[], Any]]) -> None:
+    """Use the first (densest) locator whose labels leave a gap; else the sparsest.
+
+    A locator that labels fewer than two ticks is passed over: matplotlib's log locator,
+    for one, labels nothing when it must skip decades with several ticks per decade.
+    """
+    horizontal = axis is not axis.axes.yaxis
+    readable: Callable[[], Any] | None = None
     for make in locators:
-        if not overlapping_tick_labels(
-            fig, axis, _TICK_GAP_PX, horizontal=axis is not axis.axes.yaxis
-        ):
-            return
         axis.set_major_locator(make())
+        boxes = tick_label_boxes(fig, axis, horizontal=horizontal)
+        if _fits(boxes):
+            return
+        if len(boxes) >= 2:
+            readable = make
+    if readable is not None:
+        axis.set_major_locator(readable())
 
 
 def time_series_figure(
@@ -193,8 +208,8 @@ def time_series_figure(
 
             return make
 
-        _thin_ticks(fig, ax.xaxis, [dates(n) for n in (8, 6, 4, 3, 2)])
-        _thin_ticks(fig, ax.yaxis, [functools.partial(MaxNLocator, n) for n in (6, 4, 2)])
+        _fit_ticks(fig, ax.xaxis, [dates(n) for n in (9, 8, 6, 4, 3, 2)])
+        _fit_ticks(fig, ax.yaxis, [functools.partial(MaxNLocator, n) for n in (8, 6, 4, 2)])
         return fig
 
 
@@ -234,19 +249,19 @@ def horizontal_bar_figure(
         ax.grid(axis="y", visible=False)
         if log:
             ax.set_xscale("log")
-            # 1-2-5 ticks: a range within one decade still gets several labels.
-            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             # Plain labels: the default log labels are math text, which is switched off.
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_tick_duration(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
-            _thin_ticks(fig, ax.xaxis, [
+            _fit_ticks(fig, ax.xaxis, [
+                lambda: LogLocator(base=10, subs=(1.0, 2.0, 5.0)),
                 lambda: LogLocator(base=10, subs=(1.0, 3.0)), lambda: LogLocator(base=10),
-                lambda: LogLocator(base=10, numticks=4), lambda: LogLocator(base=10, numticks=2),
+                lambda: LogLocator(base=10, numticks=5), lambda: LogLocator(base=10, numticks=3),
             ])  # fmt: skip
         else:
-            _thin_ticks(
-                fig, ax.xaxis, [functools.partial(MaxNLocator, n, integer=True) for n in (6, 4, 2)]
-            )
+            _fit_ticks(
+                fig, ax.xaxis,
+                [functools.partial(MaxNLocator, n, integer=True) for n in (8, 6, 4, 2)],
+            )  # fmt: skip
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left", fontweight="bold")
         if len(keys) > 1:  # outside the axes, so it never hides a bar

@@ -33,13 +33,16 @@ def format_duration(seconds: float | None) -> str:
 
 
 def format_tick_duration(seconds: float) -> str:
-    """A duration axis tick: like :func:`format_duration`, without trailing zeros."""
+    """A duration axis tick: the largest unit it reaches, three significant digits at most.
+
+    ``0.25`` -> ``"250 ms"``, ``100`` -> ``"1.67 min"``, ``1e-8`` -> ``"10 ns"``.
+    """
     if not math.isfinite(seconds) or seconds <= 0:
         return ""
-    for size, unit in ((3600, "h"), (60, "min"), (1, "s"), (1e-3, "ms")):
-        if seconds >= size:
-            return f"{seconds / size:g} {unit}"
-    return f"{seconds * 1e6:g} \u00b5s"
+    for size, unit in ((3600, "h"), (60, "min"), (1, "s"), (1e-3, "ms"), (1e-6, "\u00b5s")):
+        if seconds >= size * 0.9999:  # a tick at exactly one unit, despite rounding
+            return f"{seconds / size:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
 
 
 def format_percent(fraction: float | None) -> str:

@@ -149,7 +149,7 @@ def fill_many_workflows(path: Path, count: int, *, now: datetime | None = None) 
 def fill_short_run(
     path: Path, *, seconds: float = 3.0, executions: int = 40, now: datetime | None = None
 ) -> None:
-    """Write ``executions`` executions started within ``seconds`` (like a demo run) into ``path``."""
+    """Write ``executions`` executions started within ``seconds`` (a demo-like run) to ``path``."""
     from otel_workflow.exporters.store import SQLiteSpanExporter
 
     exporter = SQLiteSpanExporter(path)
