@@ -187,6 +187,7 @@ class Diagnosis:
     template: str = ""
     classification_detail: str = ""
     chain: list[ExceptionEntry] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what could not be looked at, and why
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -201,5 +202,5 @@ class Diagnosis:
             "suggestions": [s.to_dict() for s in self.suggestions],
             "similar": [s.to_dict() for s in self.similar],
             "frequency": self.frequency.to_dict() if self.frequency else None,
-            "resolution": self.resolution,
+            "resolution": self.resolution, "notes": self.notes,
         }  # fmt: skip

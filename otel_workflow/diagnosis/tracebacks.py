@@ -10,14 +10,17 @@ trace string has no module names.
 
 from __future__ import annotations
 
+import linecache
 import os
 import re
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
+from otel_workflow.capture import CaptureLimits, capture
 from otel_workflow.diagnosis.model import ErrorInfo, ExceptionEntry, Frame
-from otel_workflow.frames import capture_frames, is_in_app
+from otel_workflow.frames import is_in_app, is_our_frame
 
 MAX_CHAIN = 8
 MAX_FRAMES = 50
@@ -106,16 +109,43 @@ def _safe_str(exc: BaseException) -> str:
         return f"<{type(exc).__name__}: message unavailable>"
 
 
+def _below_our_innermost(tb: types.TracebackType | None) -> list[types.TracebackType]:
+    """Traceback entries below the innermost otel-workflow frame, ours removed.
+
+    That is the instrumented call's own code, which is what the step's span recorded:
+    where the exception was finally caught (further out) does not change its group.
+    """
+    entries: list[types.TracebackType] = []
+    while tb is not None:
+        if is_our_frame(tb.tb_frame):
+            entries = []
+        else:
+            entries.append(tb)
+        tb = tb.tb_next
+    return entries
+
+
+def _live_frames(exc: BaseException, with_locals: bool) -> tuple[Frame, ...]:
+    frames = []
+    for tb in _below_our_innermost(exc.__traceback__)[-MAX_FRAMES:]:
+        frame = tb.tb_frame
+        filename = frame.f_code.co_filename
+        source = linecache.getline(filename, tb.tb_lineno, frame.f_globals)
+        local_data: dict[str, Any] = {}
+        if with_locals:
+            captured = capture(dict(frame.f_locals), CaptureLimits()).data
+            local_data = captured if isinstance(captured, dict) else {}
+        frames.append(_frame(filename, tb.tb_lineno, frame.f_code.co_name, source, local_data))
+    return tuple(frames)
+
+
 def from_exception(exc: BaseException, *, with_locals: bool = True) -> ErrorInfo:
     """The live exception and its ``__cause__``/``__context__`` chain as data."""
     from otel_workflow.diagnosis.categories import error_type_name
 
     entries = []
     for i, item in enumerate(_chain(exc)):
-        snaps = capture_frames(item, with_locals=with_locals and i == 0)
-        frames = tuple(
-            _frame(s.filename, s.lineno, s.function, s.source_line, s.locals) for s in snaps
-        )
+        frames = _live_frames(item, with_locals and i == 0)
         entries.append(ExceptionEntry(error_type_name(item), _safe_str(item), frames))
     return ErrorInfo(tuple(entries))
 
@@ -165,7 +195,9 @@ def _parse_block(lines: list[str]) -> ExceptionEntry | None:
         message = (match.group("msg") or "") + (("\n" + rest) if rest else "")
     else:
         type_name, message = "Exception", text
-    kept = tuple(f for f in frames if not is_our_file(f.filename))[-MAX_FRAMES:]
+    # As for live exceptions: only what lies below the innermost otel-workflow frame.
+    cut = max((i for i, f in enumerate(frames) if is_our_file(f.filename)), default=-1)
+    kept = tuple(frames[cut + 1:])[-MAX_FRAMES:]
     return ExceptionEntry(type_name, message.strip(), kept)
 
 
