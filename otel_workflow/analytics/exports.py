@@ -9,11 +9,11 @@ Kinds (:data:`EXPORT_KINDS`): ``executions`` and ``steps`` are the raw rows of t
 
 **CSV**: a header row with the column names, then one row per record, columns always in
 the order of :data:`EXECUTION_COLUMNS` / :data:`STEP_COLUMNS` (or the statistics' field
-order); empty cell for a missing value.  Text cells that a spreadsheet would run as a
-formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return — a
-``user_id`` of ``=HYPERLINK(...)``, say) are written with a leading single quote, as OWASP
-advises against CSV injection; numeric cells (durations, counts, CPU times) stay numbers.
-JSON is written unchanged.
+order); empty cell for a missing value; lines end in CRLF (RFC 4180).  Text cells that a
+spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return — a ``user_id`` of ``=HYPERLINK(...)``, say) are written with a leading
+single quote, as OWASP advises against CSV injection; numeric cells (durations, counts,
+CPU times) stay numbers.  JSON is written unchanged.
 
 **JSON** (version :data:`EXPORT_FORMAT_VERSION`)::
 
@@ -121,7 +121,9 @@ def write_csv(
     """Write a header and the rows as CSV to a path or text file; returns the row count."""
     count = 0
     with _open_text(dest) as handle:
-        writer = csv.writer(handle, lineterminator="\n")
+        # RFC 4180 line ends: the writer then also quotes a cell holding a bare CR, which
+        # would otherwise split the row for every CSV reader.
+        writer = csv.writer(handle, lineterminator="\r\n")
         writer.writerow(columns)
         for row in rows:
             writer.writerow([_csv_cell(v) for v in row])

@@ -19,6 +19,7 @@ The stored duration excludes time spent paused in a debugger hook (the span attr
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -72,6 +73,9 @@ class SpanRecord(NamedTuple):
     events: Sequence[Any]
 
 
+_RECORD = functools.partial(tuple.__new__, SpanRecord)
+
+
 def attribute_dict(span: ReadableSpan) -> Mapping[str, Any]:
     """The span's attributes, read without copying when possible."""
     # The public view (a mappingproxy over BoundedAttributes) costs a Python-level call
@@ -86,24 +90,37 @@ def attribute_dict(span: ReadableSpan) -> Mapping[str, Any]:
 
 def record(span: ReadableSpan) -> SpanRecord | None:
     """The record of a workflow or step span; None for any other span."""
-    attrs = attribute_dict(span)
-    if semconv.WORKFLOW_SPAN_KIND not in attrs:
-        return None
-    ctx = span.context
-    parent = span.parent
-    start = span.start_time or 0
-    status = span.status
-    return SpanRecord(
-        span.name,
-        attrs,
-        ctx.trace_id if ctx is not None else 0,
-        ctx.span_id if ctx is not None else 0,
-        parent.span_id if parent is not None else None,
-        start,
-        span.end_time or start,
-        status.status_code is StatusCode.ERROR,
-        status.description,
-        span.events,
+    try:
+        # The SDK's own fields, read directly: on_end runs on the caller's thread for every
+        # span, and the public properties cost a Python call each (events: a tuple copy).
+        attrs = span._attributes._dict  # type: ignore[union-attr]
+        if type(attrs) is not dict:
+            raise AttributeError("_dict")
+        if semconv.WORKFLOW_SPAN_KIND not in attrs:
+            return None
+        name, ctx, parent, status = span._name, span._context, span._parent, span._status
+        events, start, end = span._events, span._start_time, span._end_time
+    except AttributeError:
+        # Another ReadableSpan implementation: the public (slower) way.
+        attrs = attribute_dict(span)
+        if semconv.WORKFLOW_SPAN_KIND not in attrs:
+            return None
+        name, ctx, parent, status = span.name, span.context, span.parent, span.status
+        events, start, end = span.events, span.start_time, span.end_time
+    start = start or 0
+    return _RECORD(
+        (
+            name,
+            attrs,
+            ctx.trace_id if ctx is not None else 0,
+            ctx.span_id if ctx is not None else 0,
+            parent.span_id if parent is not None else None,
+            start,
+            end or start,
+            status.status_code is StatusCode.ERROR,
+            status.description,
+            tuple(events) if events else (),
+        )
     )
 
 

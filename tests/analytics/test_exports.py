@@ -92,3 +92,35 @@ def test_exports_are_streamed(tmp_path: Path) -> None:
             assert written == 6000
             # The output is ~2.5 MB; holding it (or all rows) would exceed this bound.
             assert peak < out.stat().st_size / 4, (fmt, peak, out.stat().st_size)
+
+
+def test_csv_neutralises_formula_cells_and_keeps_numbers(
+    factory: SpanFactory, tmp_path: Path
+) -> None:
+    """Text cells starting like a formula get a leading quote in CSV; numbers and JSON do not."""
+    dangerous = ['=HYPERLINK("http://evil")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+    for i, user in enumerate(dangerous):
+        factory.execution("=cmd|' /C calc'!A0", i, 0.25, user_id=user)
+    factory.execution("order", 100, 0.5, user_id="plain")
+    path = factory.write(tmp_path / "s.db")
+    out = tmp_path / "x.csv"
+    with AnalyticsEngine.from_store(path) as engine:
+        engine.export_csv(out)
+        engine.export_json(tmp_path / "x.json")
+    with out.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    users = [r["user_id"] for r in rows]
+    assert users == ["'" + u for u in dangerous] + ["plain"]
+    assert {r["workflow"] for r in rows} == {"'=cmd|' /C calc'!A0", "order"}
+    assert [r["duration"] for r in rows] == ["0.25"] * len(dangerous) + ["0.5"]
+    doc = json.loads((tmp_path / "x.json").read_text())
+    assert [r["user_id"] for r in doc["rows"]] == [*dangerous, "plain"]
+
+
+def test_csv_keeps_negative_numbers_as_numbers(tmp_path: Path) -> None:
+    """A genuinely numeric cell such as -1.5 is written as a number, not quoted."""
+    from otel_workflow.analytics.exports import write_csv
+
+    out = io.StringIO()
+    write_csv(out, ["delta", "label"], [[-1.5, "-1.5"], [-3, "ok"]])
+    assert out.getvalue().splitlines() == ["delta,label", "-1.5,'-1.5", "-3,ok"]
