@@ -20,6 +20,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 
 from otel_workflow import semconv
 from otel_workflow._guard import report_internal_error
+from otel_workflow._hooks import substituted
 from otel_workflow._instrumented import (
     Call,
     StepMachine,
@@ -95,8 +96,7 @@ class Instrumented(StepMachine):
             if info is not None:
                 self.run_hooks_sync(call, "before")
                 if info.has_substitute:
-                    self.finish(call, None, info.substitute)
-                    return info.substitute
+                    return self._substitute_sync(call, info)
                 args, kwargs = info.args, info.kwargs
             c0 = _thread_time()
             try:
@@ -112,6 +112,15 @@ class Instrumented(StepMachine):
             call.cpu = _thread_time() - c0
             self.finish(call, None, result)
             return result
+
+    def _substitute_sync(self, call: Call, info: Any) -> Any:
+        try:
+            result = substituted(info)
+        except BaseException as exc:
+            self.finish(call, exc)
+            raise
+        self.finish(call, None, result)
+        return result
 
     # -- async ---------------------------------------------------------------------------
     def call_async(
@@ -138,8 +147,13 @@ class Instrumented(StepMachine):
                 if pending:
                     await self.await_hooks(call, pending)
                 if info.has_substitute:
-                    await self.finish_async(call, None, info.substitute)
-                    return info.substitute
+                    try:
+                        result = substituted(info)
+                    except BaseException as exc:
+                        await self.finish_async(call, exc)
+                        raise
+                    await self.finish_async(call, None, result)
+                    return result
                 args, kwargs = info.args, info.kwargs
             cpu = [0.0]
             try:
@@ -205,11 +219,20 @@ class Instrumented(StepMachine):
 
     def _step_failed(
         self, span: Any, token: Any, cells: StatusCells, start: float, cpu: float,
-        exc: BaseException,
+        exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool,
     ) -> None:  # fmt: skip
         call = Call()
         call.span, call.token, call.cells, call.cpu, call.start = span, token, cells, cpu, start
-        self.finish(call, exc)
+        call.args, call.kwargs = args, kwargs
+        if is_async:
+            self.settle(call, exc)  # no await here: on_error hooks may only block
+            if RUNTIME.error_hooks:
+                call.info = self.failure_info(call, True)
+                self.run_hooks_sync(call, "on_error", exc)
+            self.leave_quietly(call)
+            self.end(call, exc)
+        else:
+            self.finish(call, exc)
 
     def call_sync_step(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
@@ -219,7 +242,7 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
-        if rt.hooks:
+        if rt.call_hooks:
             return self.call_sync(wrapped, instance, args, kwargs)
         opened = self._open_step(rt)
         if opened is None:
@@ -230,7 +253,8 @@ class Instrumented(StepMachine):
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            self._step_failed(span, token, cells, start, _thread_time() - c0, exc)
+            self._step_failed(span, token, cells, start, _thread_time() - c0, exc, args, kwargs,
+                              False)  # fmt: skip
             raise
         cpu = _thread_time() - c0
         self._close_step(span, token, cells, _perf_counter() - start, cpu)
@@ -244,7 +268,7 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
-        if rt.hooks:
+        if rt.call_hooks:
             return self._run_async(wrapped, args, kwargs, instance)
         return self._run_async_step(wrapped, args, kwargs)
 
@@ -264,7 +288,7 @@ class Instrumented(StepMachine):
                 awaitable = cpu_timed(awaitable, cpu)
             result = await awaitable
         except BaseException as exc:
-            self._step_failed(span, token, cells, start, cpu[0], exc)
+            self._step_failed(span, token, cells, start, cpu[0], exc, args, kwargs, True)
             raise
         self._close_step(span, token, cells, _perf_counter() - start, cpu[0])
         return result

@@ -44,6 +44,21 @@ if TYPE_CHECKING:
 
 _UNSET: Any = object()
 
+
+class _Raise:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def substituted(call: CallInfo) -> Any:
+    """The substitute result of ``call``, raising a substitute exception."""
+    value = call.substitute
+    if type(value) is _Raise:
+        raise value.exc
+    return value
+
 # The innermost instrumented call on this thread/task, maintained only while hooks are
 # registered (CallInfo objects are not built otherwise).
 CURRENT_CALL: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar(
@@ -92,6 +107,14 @@ class CallInfo:
     def substitute_result(self, value: Any) -> None:
         """From ``before``: don't run the body; the call returns ``value`` (a replay)."""
         self.substitute = value
+
+    def substitute_exception(self, exc: BaseException) -> None:
+        """From ``before``: don't run the body; the call raises ``exc`` (a replay divergence).
+
+        Only for the debugger's own runs (replay, fork): the user's live code is never made
+        to fail by a hook.
+        """
+        self.substitute = _Raise(exc)
 
     def substitute_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """From ``before``: run the body with these arguments instead (replay overrides)."""

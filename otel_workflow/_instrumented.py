@@ -78,9 +78,9 @@ def outcome_of(exc: BaseException | None) -> str:
 class Call:
     """The state of one call (one attempt) between ``begin`` and ``end``."""
 
-    __slots__ = ("attempt", "call_token", "cells", "context", "cpu", "duration", "info",
-                 "paused", "retry", "scope", "scope_token", "span", "start", "status",
-                 "token")  # fmt: skip
+    __slots__ = ("args", "attempt", "call_token", "cells", "context", "cpu", "duration",
+                 "info", "kwargs", "paused", "retry", "scope", "scope_token", "span", "start",
+                 "status", "token")  # fmt: skip
 
     def __init__(self) -> None:
         self.span: Any = None
@@ -98,6 +98,8 @@ class Call:
         self.attempt = 1
         self.status = semconv.STATUS_OK
         self.retry = False
+        self.args: tuple[Any, ...] = ()
+        self.kwargs: dict[str, Any] = {}
 
 
 class StepMachine:
@@ -219,7 +221,9 @@ class StepMachine:
                 execution.span = span
         call.context = ctx
         call.scope = new_scope
-        if RUNTIME.hooks:
+        if RUNTIME.error_hooks:
+            call.args, call.kwargs = args, kwargs  # for a CallInfo built on failure only
+        if RUNTIME.call_hooks:
             call.info = CallInfo(
                 kind=self.kind, name=self.name,
                 workflow=execution.name if execution is not None else "",
@@ -292,10 +296,7 @@ class StepMachine:
             return None
         pending = None
         t0 = _perf_counter()
-        for hook in RUNTIME.hooks:
-            handler = getattr(hook, method, None)
-            if handler is None:
-                continue
+        for handler in RUNTIME.hook_handlers[method]:
             try:
                 awaitable = handler(info, *extra)
             except Exception as exc:
@@ -422,6 +423,8 @@ class StepMachine:
     def finish(self, call: Call, exc: BaseException | None, result: Any = None) -> None:
         """Settle, run the sync ``after``/``on_error`` hooks, leave and end: a sync close."""
         self.settle(call, exc)
+        if exc is not None and call.info is None and RUNTIME.error_hooks:
+            call.info = self.failure_info(call, False)
         if call.info is not None:
             if exc is None:
                 self.run_hooks_sync(call, "after", result)
@@ -434,6 +437,8 @@ class StepMachine:
                            ) -> None:  # fmt: skip
         """:meth:`finish` for an async call: async hooks are awaited on its loop."""
         self.settle(call, exc)
+        if exc is not None and call.info is None and RUNTIME.error_hooks:
+            call.info = self.failure_info(call, True)
         if call.info is not None:
             if exc is None:
                 pending = self.run_hooks(call, "after", result)
@@ -443,6 +448,26 @@ class StepMachine:
                 await self.await_hooks(call, pending)
         self.leave_quietly(call)
         self.end(call, exc, result)
+
+    def failure_info(self, call: Call, is_async: bool) -> CallInfo | None:
+        """The CallInfo of a failed call that had none (only ``on_error`` hooks are set)."""
+        try:
+            scope = call.scope or CURRENT_SCOPE.get()
+            execution = scope.execution
+            attrs = getattr(call.span, "attributes", None) or {}
+            return CallInfo(
+                kind=self.kind, name=self.name,
+                workflow=execution.name if execution is not None else "",
+                workflow_type=execution.workflow_type if execution is not None else "",
+                span=call.span, args=call.args, kwargs=call.kwargs,
+                execution_id=execution.execution_id if execution is not None else None,
+                is_async=is_async, attempt=call.attempt,
+                step_index=None if self.is_workflow else attrs.get(semconv.STEP_INDEX),
+                parent=CURRENT_CALL.get(), func=self.func, signature=self.signature,
+            )  # fmt: skip
+        except Exception as internal:
+            report_internal_error("decorator", internal)
+            return None
 
     # -- helpers -------------------------------------------------------------------------
     def _bind_step(self, workflow: str) -> StatusCells:

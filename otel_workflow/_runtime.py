@@ -22,6 +22,9 @@ _logger = logging.getLogger("otel_workflow")
 ENV_ENABLED = settings.ENABLED.name
 
 
+HOOK_METHODS = ("before", "after", "on_error")
+
+
 def _global_provider_is_set() -> bool:
     # The API keeps the provider given to set_tracer_provider() in a module global; reading
     # it is ~40 ns, where get_tracer_provider() also consults os.environ on every call.
@@ -39,6 +42,12 @@ class Runtime:
         self.metrics_consumers = 0
         # Debugger/diagnosis hooks run around step bodies; empty tuple = nothing to do.
         self.hooks: tuple[Any, ...] = ()
+        # Each hook method's handlers, bound once at registration.  ``call_hooks`` is true
+        # when some hook wants every call (before/after): only then is a CallInfo built
+        # per call; hooks with only ``on_error`` leave successful calls on the fast path.
+        self.hook_handlers: dict[str, tuple[Any, ...]] = {m: () for m in HOOK_METHODS}
+        self.call_hooks = False
+        self.error_hooks = False
         self.active = False
         self._refresh()
 
@@ -92,12 +101,23 @@ class Runtime:
         with self._lock:
             if any(h is hook for h in self.hooks):
                 return
-            self.hooks = (*self.hooks, hook)
-        self._refresh()
+            self._set_hooks((*self.hooks, hook))
 
     def remove_hook(self, hook: Any) -> None:
         with self._lock:
-            self.hooks = tuple(h for h in self.hooks if h is not hook)
+            self._set_hooks(tuple(h for h in self.hooks if h is not hook))
+
+    def _set_hooks(self, hooks: tuple[Any, ...]) -> None:
+        handlers = {
+            method: tuple(h for h in (getattr(hook, method, None) for hook in hooks)
+                          if h is not None)
+            for method in HOOK_METHODS
+        }  # fmt: skip
+        # Publish the handlers before the flags the hot path reads.
+        self.hook_handlers = handlers
+        self.call_hooks = bool(handlers["before"] or handlers["after"])
+        self.error_hooks = bool(handlers["on_error"])
+        self.hooks = hooks
         self._refresh()
 
 

@@ -351,3 +351,73 @@ def test_async_hook_on_a_sync_call_is_reported(ow_telemetry: TelemetryCapture) -
     for _ in _register(Wrong()):
         assert sync_one() == 3
     assert ow_telemetry.internal_errors().get("hook") == 1
+
+
+def test_error_only_hook_sees_failures_without_slowing_successes(
+    ow_telemetry: TelemetryCapture,
+) -> None:
+    """A hook with only on_error gets a full CallInfo for a failed plain step."""
+    from otel_workflow._drivers import Instrumented
+
+    seen: list[CallInfo] = []
+
+    class Diagnosis:
+        def on_error(self, call: CallInfo, exc: BaseException) -> None:
+            assert call.span is not None and call.span.is_recording()
+            seen.append(call)
+
+    @ow.step(name="may_fail")
+    def may_fail(x: int) -> int:
+        if x < 0:
+            raise ValueError(x)
+        return x
+
+    @ow.workflow(name="wf")
+    def wf(x: int) -> int:
+        return may_fail(x)
+
+    built: list[int] = []
+    original = Instrumented.failure_info
+
+    def counting(self: Instrumented, call: Any, is_async: bool) -> Any:
+        built.append(1)
+        return original(self, call, is_async)
+
+    for _ in _register(Diagnosis()):
+        assert not RUNTIME.call_hooks and RUNTIME.error_hooks
+        assert wf(1) == 1
+        assert built == []  # nothing was built for a success
+        Instrumented.failure_info = counting  # type: ignore[method-assign]
+        try:
+            with pytest.raises(ValueError):
+                wf(-1)
+        finally:
+            Instrumented.failure_info = original  # type: ignore[method-assign]
+    step_call, workflow_call = seen
+    assert (step_call.name, workflow_call.name) == ("may_fail", "wf")
+    assert step_call.arguments() == {"x": -1}
+    assert step_call.workflow == "wf" and step_call.execution_id == workflow_call.execution_id
+    assert step_call.step_index == 0
+
+
+def test_substitute_exception_is_raised_instead_of_the_body(
+    ow_telemetry: TelemetryCapture,
+) -> None:
+    """A replay divergence: the hook makes the call raise without running the body."""
+
+    class Diverged(Exception):
+        pass
+
+    class Replay:
+        def before(self, call: CallInfo) -> None:
+            call.substitute_exception(Diverged("step 2: expected 'charge', got 'refund'"))
+
+    @ow.step(name="refund")
+    def refund() -> None:
+        raise AssertionError("must not run")
+
+    for _ in _register(Replay()):
+        with pytest.raises(Diverged):
+            refund()
+    (span,) = ow_telemetry.step_spans("refund")
+    assert span.attributes[semconv.WORKFLOW_STATUS] == "error"
