@@ -212,9 +212,7 @@ def test_async_hook_is_awaited_and_other_executions_keep_running(
     for _ in _register(gate):
         assert asyncio.run(main(gate)) == ["first"]
     assert order == ["second", "first"]
-    spans = {s.attributes[semconv.CAPTURE_INPUT] if semconv.CAPTURE_INPUT in s.attributes
-             else s.context.span_id: s for s in ow_telemetry.step_spans("gated")}  # fmt: skip
-    assert len(spans) == 2
+    assert len(ow_telemetry.step_spans("gated")) == 2
     assert len(ow_telemetry.workflow_spans("run")) == 2
 
 
