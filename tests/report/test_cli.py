@@ -28,6 +28,26 @@ def test_report_format_follows_the_out_suffix(store_path: Path, tmp_path: Path) 
     assert (tmp_path / "x_files" / "throughput.svg").is_file()
 
 
+def test_report_trace_url_links_trace_ids(store_path: Path, tmp_path: Path) -> None:
+    """`report --trace-url TEMPLATE` links each listed trace id to the viewer."""
+    out = tmp_path / "t.html"
+    template = "http://127.0.0.1:16686/trace/{trace_id}"
+    assert main(["report", "--store", str(store_path), "--out", str(out),
+                 "--trace-url", template]) == 0  # fmt: skip
+    assert '<a href="http://127.0.0.1:16686/trace/' in out.read_text(encoding="utf-8")
+
+
+def test_report_bad_trace_url_is_a_clear_error(
+    store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --trace-url that is not an http(s) template fails with a message and writes nothing."""
+    out = tmp_path / "t.html"
+    code = main(["report", "--store", str(store_path), "--out", str(out),
+                 "--trace-url", "file:///{trace_id}"])  # fmt: skip
+    assert code != 0 and "trace_url must be an http or https URL" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_report_store_from_environment(
     store_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
