@@ -242,7 +242,7 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
-        if rt.call_hooks:
+        if rt.call_hooks and self.wants_hooks():
             return self.call_sync(wrapped, instance, args, kwargs)
         opened = self._open_step(rt)
         if opened is None:
@@ -268,7 +268,7 @@ class Instrumented(StepMachine):
         rt = RUNTIME
         if not rt.active and not rt.wake():
             return wrapped(*args, **kwargs)
-        if rt.call_hooks:
+        if rt.call_hooks and self.wants_hooks():
             return self._run_async(wrapped, args, kwargs, instance)
         return self._run_async_step(wrapped, args, kwargs)
 

@@ -149,7 +149,12 @@ class CallInfo:
 
 
 class CallHook(Protocol):
-    """Receives every instrumented call.  Each method is optional; see the module doc."""
+    """Receives every instrumented call.  Each method is optional; see the module doc.
+
+    An optional ``interested(kind, name) -> bool`` narrows which workflows and steps the
+    ``before``/``after`` methods see (asked once per workflow or step and cached); call
+    :func:`hook_interest_changed` when its answers change.
+    """
 
     def before(self, call: CallInfo) -> Awaitable[None] | None: ...
 
@@ -164,6 +169,11 @@ def register_hook(hook: CallHook) -> None:
     A registered hook counts as a consumer: hooks run even with no SDK configured.
     """
     RUNTIME.add_hook(hook)
+
+
+def hook_interest_changed() -> None:
+    """Tell the decorators that a hook's ``interested()`` answers may have changed."""
+    RUNTIME.hook_interest_changed()
 
 
 def unregister_hook(hook: CallHook) -> None:

@@ -143,6 +143,8 @@ class StepMachine:
         # A step with no retries and no capture takes the inlined fast paths.
         self.is_plain_step = not (self.is_workflow or retries or capture_input
                                   or capture_output)  # fmt: skip
+        self._hook_generation = -1
+        self._hooked = False
         self._step_cells: dict[str, StatusCells] = {}
         self._workflow_cells: StatusCells | None = None
         self._active: ActiveGauge | None = None
@@ -223,7 +225,7 @@ class StepMachine:
         call.scope = new_scope
         if RUNTIME.error_hooks:
             call.args, call.kwargs = args, kwargs  # for a CallInfo built on failure only
-        if RUNTIME.call_hooks:
+        if RUNTIME.call_hooks and self.wants_hooks():
             call.info = CallInfo(
                 kind=self.kind, name=self.name,
                 workflow=execution.name if execution is not None else "",
@@ -285,6 +287,33 @@ class StepMachine:
             report_internal_error("decorator", internal)
 
     # -- phases 2 and 4: hooks -----------------------------------------------------------
+    def wants_hooks(self) -> bool:
+        """Whether a before/after hook is interested in calls of this workflow or step.
+
+        A hook may have ``interested(kind, name) -> bool`` (the debugger answers from its
+        breakpoint index); the answer is cached here until the hooks or their interest
+        change (:meth:`Runtime.hook_interest_changed`), so an uninterested call costs one
+        comparison and keeps the fast path.
+        """
+        rt = RUNTIME
+        if self._hook_generation == rt.hook_generation:
+            return self._hooked
+        generation = rt.hook_generation
+        hooked = False
+        for hook in rt.hooks:
+            if getattr(hook, "before", None) is None and getattr(hook, "after", None) is None:
+                continue
+            interested = getattr(hook, "interested", None)
+            try:
+                hooked = interested is None or bool(interested(self.kind, self.name))
+            except Exception as exc:
+                report_internal_error("hook", exc)
+                hooked = True
+            if hooked:
+                break
+        self._hooked, self._hook_generation = hooked, generation
+        return hooked
+
     def run_hooks(self, call: Call, method: str, *extra: Any) -> list[Any] | None:
         """Run one hook method of every hook; blocking counts as paused time.
 

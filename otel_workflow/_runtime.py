@@ -48,6 +48,9 @@ class Runtime:
         self.hook_handlers: dict[str, tuple[Any, ...]] = {m: () for m in HOOK_METHODS}
         self.call_hooks = False
         self.error_hooks = False
+        # Bumped whenever the hooks or their interest change; each workflow/step caches
+        # whether any hook is interested in it against this number.
+        self.hook_generation = 0
         self.active = False
         self._refresh()
 
@@ -118,7 +121,13 @@ class Runtime:
         self.call_hooks = bool(handlers["before"] or handlers["after"])
         self.error_hooks = bool(handlers["on_error"])
         self.hooks = hooks
+        self.hook_generation += 1
         self._refresh()
+
+    def hook_interest_changed(self) -> None:
+        """A hook's ``interested()`` answers may have changed: ask again on next calls."""
+        with self._lock:
+            self.hook_generation += 1
 
 
 def _version() -> str:

@@ -419,3 +419,43 @@ def test_substitute_exception_is_raised_instead_of_the_body(
             refund()
     (span,) = ow_telemetry.step_spans("refund")
     assert span.attributes[semconv.WORKFLOW_STATUS] == "error"
+
+
+def test_interested_narrows_which_calls_a_hook_sees(ow_telemetry: TelemetryCapture) -> None:
+    """A hook's interested() is asked once per step and re-asked after a change."""
+    from otel_workflow._hooks import hook_interest_changed
+
+    class Picky:
+        def __init__(self) -> None:
+            self.wanted = {"watched"}
+            self.asked: list[str] = []
+            self.seen: list[str] = []
+
+        def interested(self, kind: str, name: str) -> bool:
+            self.asked.append(name)
+            return name in self.wanted
+
+        def before(self, call: CallInfo) -> None:
+            self.seen.append(call.name)
+
+    @ow.step(name="watched")
+    def watched() -> None:
+        pass
+
+    @ow.step(name="ignored")
+    def ignored() -> None:
+        pass
+
+    hook = Picky()
+    for _ in _register(hook):
+        for _ in range(3):
+            watched()
+            ignored()
+        assert hook.seen == ["watched"] * 3
+        assert sorted(hook.asked) == ["ignored", "watched"]  # asked once each
+        hook.wanted = {"ignored"}
+        hook_interest_changed()
+        watched()
+        ignored()
+    assert hook.seen == ["watched"] * 3 + ["ignored"]
+    assert len(ow_telemetry.step_spans()) == 8
