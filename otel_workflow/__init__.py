@@ -33,17 +33,22 @@ __all__ = [
     "configure",
     "continue_execution",
     "debugger",
+    "diagnose",
     "disable",
     "enable",
+    "error_report",
     "get_execution",
     "inject",
     "instrument",
+    "register_error_rule",
     "register_hook",
+    "resolve",
     "schedule_report",
     "step",
     "step_span",
     "track_workflow_start",
     "uninstrument",
+    "unregister_error_rule",
     "unregister_hook",
     "workflow",
     "workflow_span",
@@ -55,6 +60,9 @@ if TYPE_CHECKING:
     from otel_workflow.analytics import AnalyticsEngine
     from otel_workflow.config import WorkflowTelemetry, configure
     from otel_workflow.debugger import debugger
+    from otel_workflow.diagnosis.api import diagnose, resolve
+    from otel_workflow.diagnosis.report import error_report
+    from otel_workflow.diagnosis.rules import register_error_rule, unregister_error_rule
     from otel_workflow.propagation import continue_execution, inject
     from otel_workflow.proxy import instrument, uninstrument
     from otel_workflow.reports import schedule_report
@@ -82,6 +90,11 @@ _LAZY = {
     "ExecutionHandle": ("otel_workflow.tracking", "ExecutionHandle"),
     "inject": ("otel_workflow.propagation", "inject"),
     "continue_execution": ("otel_workflow.propagation", "continue_execution"),
+    "diagnose": ("otel_workflow.diagnosis.api", "diagnose"),
+    "resolve": ("otel_workflow.diagnosis.api", "resolve"),
+    "error_report": ("otel_workflow.diagnosis.report", "error_report"),
+    "register_error_rule": ("otel_workflow.diagnosis.rules", "register_error_rule"),
+    "unregister_error_rule": ("otel_workflow.diagnosis.rules", "unregister_error_rule"),
 }
 
 

@@ -20,6 +20,7 @@ _COMMAND_MODULES = (
     "otel_workflow.cli.report_commands",
     "otel_workflow.cli.demo_commands",
     "otel_workflow.cli.debug_commands",
+    "otel_workflow.cli.errors_commands",
 )
 
 #: The documented exit codes (also in ``--help`` and docs/analytics.md).
