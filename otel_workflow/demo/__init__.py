@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib.util
+import shutil
 import sys
 import threading
 import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import otel_workflow as ow
@@ -107,10 +109,10 @@ def _run_and_report(handle: Any, options: DemoOptions) -> None:
 def _print_next_steps(handle: Any, options: DemoOptions, started: str) -> None:
     print("\nNext (each line runs as is in a shell in this directory):")
     if importlib.util.find_spec("matplotlib") is not None:
-        print(commands.cli("report", "--store", options.store, "--since", started,
-                           "--out", "otel-workflow-report.html"))  # fmt: skip
+        report = _beside(options.store, "otel-workflow-report.html")
+        print(commands.cli("report", "--store", options.store, "--since", started, "--out", report))
     print(commands.cli("steps", "--store", options.store, "--since", started))
-    if options.serve:
+    if options.serve and shutil.which("curl") is not None:
         print(commands.shell(f"curl -s {handle.metrics_url} | grep '^workflow_executions'"))
     else:
         print("/metrics closes as the demo exits; to keep it up, run the demo in a terminal:")
@@ -120,6 +122,11 @@ def _print_next_steps(handle: Any, options: DemoOptions, started: str) -> None:
     if activate is not None:
         print("Put otel-workflow on your PATH (then `otel-workflow --help` works):")
         print(commands.shell(f"source {activate}"))
+
+
+def _beside(store: str, name: str) -> str:
+    """A file next to the store (in the current directory for the default store)."""
+    return str(Path(store).with_name(name))
 
 
 def _print_metrics_excerpt(url: str | None) -> None:

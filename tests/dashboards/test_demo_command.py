@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +57,39 @@ def test_demo_rejects_a_non_positive_execution_count() -> None:
     result = _demo("--executions", "0")
     assert result.returncode == 2
     assert "positive integer" in result.stderr
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> set[str]:
+    return {o for action in parser._actions for o in action.option_strings}
+
+
+def test_demo_subcommand_takes_every_option_of_the_demo_module() -> None:
+    """`otel-workflow demo` accepts each option of `python -m otel_workflow.demo`, plus its own."""
+    from otel_workflow.cli import _build
+    from otel_workflow.demo import build_parser
+
+    module_options = _option_strings(build_parser())
+    subcommand = _option_strings(_build()[1]["demo"])
+    assert {"--metrics-port", "--store", "--executions", "--seed", "--serve"} <= module_options
+    assert module_options <= subcommand
+    assert "--prometheus" in subcommand
+
+
+def test_demo_help_is_plain_text() -> None:
+    """`otel-workflow demo --help` shows no reST markup and names the shared options."""
+    result = _demo("--help")
+    assert result.returncode == 0, result.stderr
+    for markup in ("``", ":mod:", ":func:", "::"):
+        assert markup not in result.stdout
+    for option in ("--metrics-port", "--store", "--executions", "--seed", "--serve"):
+        assert option in result.stdout
+
+
+def test_demo_subcommand_passes_its_options_to_the_demo(tmp_path: Path) -> None:
+    """--store, --executions and --metrics-port given to `otel-workflow demo` reach the demo."""
+    store = tmp_path / "sub.db"
+    result = _demo("--executions", "7", "--store", str(store), "--metrics-port", "0",
+                   "--no-serve")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(store) as db:
+        assert db.execute("SELECT COUNT(*) FROM executions").fetchone() == (7,)
