@@ -35,15 +35,15 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from otel_workflow import semconv, settings
+from otel_workflow._guard import report_internal_error
 from otel_workflow.exporters.aggregates import (
     COUNTER,
     HISTOGRAM,
     MetricFamily,
     collect_families,
 )
-
-from otel_workflow import semconv, settings
-from otel_workflow._guard import report_internal_error
 
 try:  # SDK >= 1.26
     from opentelemetry.sdk.metrics._internal.exemplar import Exemplar

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from otel_workflow.exporters.store import SQLiteSpanExporter
 
 import otel_workflow as ow
 from otel_workflow.analytics import AnalyticsEngine
+from otel_workflow.exporters.store import SQLiteSpanExporter
 from otel_workflow.reports.render import render_report
 from otel_workflow.testing import TelemetryCapture
 from tests.support.otlp_receiver import OTLPReceiver
