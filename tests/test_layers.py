@@ -51,6 +51,11 @@ KNOWN_EDGES: dict[tuple[str, str], str] = {
     # configure() builds the exporters it wires; config sits below them in the layers.
     ("otel_workflow.config", "otel_workflow.exporters.drops"): "configure() wires exporters",
     ("otel_workflow.config", "otel_workflow.exporters.otlp"): "configure() wires exporters",
+    # percentile is public as otel_workflow.analytics.percentile: import it from there.
+    (
+        "otel_workflow.diagnosis.evidence",
+        "otel_workflow.analytics._percentile",
+    ): "use the public name",
 }
 
 

@@ -7,8 +7,7 @@
 
 from __future__ import annotations
 
-from otel_workflow.analytics._backend import TREND_METRICS
-from otel_workflow.analytics._executions import EXECUTION_ORDERS
+from otel_workflow.analytics._backend import EXECUTION_ORDERS, TREND_METRICS
 from otel_workflow.analytics._percentile import percentile
 from otel_workflow.analytics.engine import DASHBOARD_DATA_VERSION, STEP_SORT_KEYS, AnalyticsEngine
 from otel_workflow.analytics.exports import EXPORT_FORMAT_VERSION, EXPORT_KINDS

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
+    ExecutionRecord,
     Outlier,
     ResourceUsage,
     StepStats,
@@ -35,6 +36,9 @@ TREND_METRICS = (
     "p99",
 )
 """Metrics :meth:`AnalyticsEngine.trends` knows (throughput is executions per minute)."""
+
+EXECUTION_ORDERS = ("slowest", "latest")
+"""How :meth:`AnalyticsEngine.executions` can rank executions."""
 
 QUANTILE_OF = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
@@ -138,6 +142,12 @@ class Backend(Protocol):
     def outliers(
         self, window: TimeWindow, quantile: float, workflow: str | None, limit: int | None
     ) -> list[Outlier]: ...
+
+    def executions(
+        self, window: TimeWindow, workflow: str | None, order: str, failed_only: bool, limit: int
+    ) -> list[ExecutionRecord]:
+        """The ``limit`` first executions by ``order`` (``slowest`` or ``latest``)."""
+        ...
 
     def rows(
         self, kind: str, window: TimeWindow, workflow: str | None

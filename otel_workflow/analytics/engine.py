@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from otel_workflow.analytics import exports
-from otel_workflow.analytics._backend import TREND_METRICS, Backend
-from otel_workflow.analytics._executions import EXECUTION_ORDERS, top_executions
+from otel_workflow.analytics._backend import EXECUTION_ORDERS, TREND_METRICS, Backend
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
@@ -313,11 +312,8 @@ class AnalyticsEngine:
         top = _positive_limit(limit)
         assert top is not None
         window = resolve_window(since, until)
-        columns, rows = self._backend.rows(
-            "executions", window, _optional_name(workflow, "workflow")
-        )
-        return top_executions(
-            list(columns), iter(rows), order=order, failed_only=bool(failed_only), limit=top
+        return self._backend.executions(
+            window, _optional_name(workflow, "workflow"), order, bool(failed_only), top
         )
 
     # --- exports -----------------------------------------------------------------------

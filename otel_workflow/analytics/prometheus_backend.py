@@ -37,6 +37,7 @@ from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
+    ExecutionRecord,
     Outlier,
     ResourceUsage,
     StepResource,
@@ -355,6 +356,11 @@ class PrometheusBackend:
         self, window: TimeWindow, quantile: float, workflow: str | None, limit: int | None
     ) -> list[Outlier]:
         raise NotImplementedError(_NO_EXECUTIONS.format(what="outliers (with their trace ids)"))
+
+    def executions(
+        self, window: TimeWindow, workflow: str | None, order: str, failed_only: bool, limit: int
+    ) -> list[ExecutionRecord]:
+        raise NotImplementedError(_NO_EXECUTIONS.format(what="single executions (with trace ids)"))
 
     def rows(
         self, kind: str, window: TimeWindow, workflow: str | None

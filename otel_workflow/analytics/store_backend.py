@@ -25,6 +25,7 @@ from otel_workflow.analytics._percentile import percentile, ranks
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
+    ExecutionRecord,
     Outlier,
     ResourceUsage,
     StepResource,
@@ -505,6 +506,40 @@ class StoreBackend:
                 )
         out.sort(key=lambda o: (-o.duration, o.workflow, o.trace_id))
         return out[:limit] if limit is not None else out
+
+    def executions(
+        self, window: TimeWindow, workflow: str | None, order: str, failed_only: bool, limit: int
+    ) -> list[ExecutionRecord]:
+        where = _Where(window).eq("workflow", workflow)
+        if failed_only:
+            where.add("status NOT IN (?, ?)", _OK, _CANCELLED)
+        by = "duration DESC" if order == "slowest" else "start_ns DESC"
+        rows = self._query(
+            "SELECT workflow, workflow_type, execution_id, trace_id, span_id, start_ns, duration, "
+            f"status, user_id, error_type, error_category FROM executions{where.sql()} "
+            f"ORDER BY {by}, id LIMIT ?",
+            [*where.params, limit],
+        )
+        out = []
+        for row in rows:
+            name, wtype, execution_id, trace_id, span_id, start, duration = row[:7]
+            status, user, error, category = row[7:]
+            out.append(
+                ExecutionRecord(
+                    workflow=name,
+                    workflow_type=wtype or "",
+                    execution_id=execution_id,
+                    trace_id=trace_id,
+                    span_id=span_id,
+                    start=from_ns(start),
+                    duration=duration,
+                    status=status,
+                    user_id=user,
+                    error_type=error,
+                    error_category=category,
+                )
+            )
+        return out
 
     # --- raw rows ----------------------------------------------------------------------
     def rows(
