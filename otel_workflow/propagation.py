@@ -91,6 +91,8 @@ def _continued(carrier: Any) -> tuple[Context, Scope] | str:
     if not isinstance(carrier, Mapping):
         return f"continue_execution() got a {type(carrier).__name__}, not a dict carrier"
     try:
+        # HTTP header names arrive in any case (urllib sends "Traceparent").
+        carrier = {str(key).lower(): value for key, value in carrier.items()}
         ctx = _TRACE_CONTEXT.extract(carrier)
         ctx = _BAGGAGE.extract(carrier, ctx)
     except Exception as exc:  # a hostile carrier (non-str values, ...)

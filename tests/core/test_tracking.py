@@ -212,7 +212,8 @@ def test_inject_and_continue_keep_the_execution(ow_telemetry: TelemetryCapture) 
 
     carrier = hop()
     assert set(carrier) >= {"traceparent", "baggage"}
-    with ow.continue_execution(dict(carrier)) as execution_id:
+    as_http_headers = {key.capitalize(): value for key, value in carrier.items()}
+    with ow.continue_execution(as_http_headers) as execution_id:
         second()
     (wf,) = ow_telemetry.workflow_spans("hop")
     (one,) = ow_telemetry.step_spans("first")
