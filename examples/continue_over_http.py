@@ -21,7 +21,7 @@ def charge(amount: int) -> int:
 
 
 class Service(http.server.BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         with ow.continue_execution(dict(self.headers), workflow="charge") as execution_id:
             charge(int(body))
