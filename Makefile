@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) -m otel_workflow.demo
 
 test: $(STAMP)
-	$(PY) -m ruff check otel_workflow exporters tests bench
+	$(PY) -m ruff check otel_workflow exporters tests bench examples
 	$(PY) -m mypy
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
@@ -24,7 +24,7 @@ bench: $(STAMP)
 	$(PY) bench/run.py
 
 lint: $(STAMP)
-	$(PY) -m ruff check otel_workflow exporters tests bench
+	$(PY) -m ruff check otel_workflow exporters tests bench examples
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
