@@ -19,10 +19,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from otel_workflow import semconv
 from otel_workflow._polling import wait_until
 from tests.integration._exposition import sample_sum
-from tests.integration._gunicorn_app import JOB
 
 pytestmark = pytest.mark.integration
 
+# _gunicorn_app.JOB; not imported, since importing the app module runs configure().
+JOB = "gunicorn_job"
 WORKERS = 3
 REQUESTS = 600
 JOB_LABELS = {semconv.PROM_LABEL_WORKFLOW: JOB}
