@@ -6,7 +6,8 @@ successes.  A value is evidence when it is in at least half the failures and its
 the failures exceeds its share of the successes by at least half
 (``currency='XAU'``: 9 of 9 failures, 0 of 120 successes); items are ranked by that
 difference.  Durations too: when every failure ran longer than the successes' p95, that
-is a timeout story.  Without argument capture the evidence says so.
+is a timeout story (and the failures are at least twice the median and
+50 ms).  Without argument capture the evidence says so.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from otel_workflow.diagnosis.model import Evidence, EvidenceItem
 MAX_ROWS = 20_000
 """Runs read per step (the newest); enough for counts, bounded for a big store."""
 MAX_ITEMS = 8
+MIN_SLOW_SECONDS = 0.05
 _SKIP_ATTRIBUTES = frozenset({
     semconv.CAPTURE_INPUT, semconv.CAPTURE_OUTPUT, semconv.CAPTURE_TRUNCATED,
     semconv.CODE_FUNCTION_NAME, semconv.CODE_FILE_PATH, semconv.CODE_LINE_NUMBER,
@@ -122,9 +124,16 @@ def compare(runs: Iterable[tuple[str, float, dict[str, Any]]], step: str = "") -
     items.sort(key=lambda pair: (-pair[0], pair[1].kind != "argument", pair[1].key))
     result = [item for _, item in items[:MAX_ITEMS]]
     if len(ok_durations) >= 5 and fail_durations:
-        p95 = percentile(sorted(ok_durations), 0.95)
-        slower = sum(1 for d in fail_durations if p95 is not None and d > p95)
-        if p95 is not None and slower == len(fail_durations):
+        ok_sorted = sorted(ok_durations)
+        p95 = percentile(ok_sorted, 0.95)
+        median = percentile(ok_sorted, 0.5) or 0.0
+        fastest_failure = min(fail_durations)
+        # Slow in earnest: past the p95, twice the typical run and at least 50 ms, so the
+        # microseconds an exception costs never read as a timeout story.
+        if p95 is not None and fastest_failure > p95 and fastest_failure >= max(
+            2 * median, MIN_SLOW_SECONDS
+        ):
+            slower = len(fail_durations)
             result.insert(0, EvidenceItem(
                 "duration", "duration", p95, slower, failures,
                 sum(1 for d in ok_durations if d > p95), successes,

@@ -176,7 +176,13 @@ class DiagnosisSpanProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         status = span.status
-        if status is None or status.status_code is not StatusCode.ERROR or self._stopped:
+        if status is None or status.status_code is not StatusCode.ERROR:
+            # A retried attempt failed too, but leaves the span status unset (the call
+            # goes on): the step machine marks it workflow.status="retried".
+            attrs = span.attributes
+            if not attrs or attrs.get(semconv.WORKFLOW_STATUS) != semconv.STATUS_RETRIED:
+                return
+        if self._stopped:
             return
         if len(self._queue) >= self._max_queue:
             self.dropped += 1
