@@ -63,11 +63,12 @@ if TYPE_CHECKING:
     from otel_workflow.diagnosis.api import diagnose, resolve
     from otel_workflow.diagnosis.report import error_report
     from otel_workflow.diagnosis.rules import register_error_rule, unregister_error_rule
-    from otel_workflow.propagation import continue_execution, inject
+    from otel_workflow.propagation import inject
     from otel_workflow.proxy import instrument, uninstrument
     from otel_workflow.reports import schedule_report
     from otel_workflow.tracking import (
         ExecutionHandle,
+        continue_execution,
         get_execution,
         step_span,
         track_workflow_start,
@@ -89,7 +90,7 @@ _LAZY = {
     "get_execution": ("otel_workflow.tracking", "get_execution"),
     "ExecutionHandle": ("otel_workflow.tracking", "ExecutionHandle"),
     "inject": ("otel_workflow.propagation", "inject"),
-    "continue_execution": ("otel_workflow.propagation", "continue_execution"),
+    "continue_execution": ("otel_workflow.tracking", "continue_execution"),
     "diagnose": ("otel_workflow.diagnosis.api", "diagnose"),
     "resolve": ("otel_workflow.diagnosis.api", "resolve"),
     "error_report": ("otel_workflow.diagnosis.report", "error_report"),

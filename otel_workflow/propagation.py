@@ -1,14 +1,12 @@
 """Executions across processes: W3C ``traceparent`` + ``baggage`` in a plain dict carrier.
 
-``carrier = ow.inject()`` inside an execution, and in another process (a Celery worker,
-a web handler) ``with ow.continue_execution(carrier): ...`` continues the *same*
-execution: the same trace, execution id, workflow name and user id, steps numbered on,
-the ``ow.attributes`` carried.  The carrier is a ``dict[str, str]``, so it travels as
-HTTP headers or message headers alike.  Both W3C propagators are used explicitly,
-whatever ``OTEL_PROPAGATORS`` says, since the execution's identity rides in the baggage.
-
-A malformed or missing carrier never raises into the user's code: the block runs as a new
-execution of the workflow named by ``workflow=``, and a warning says so once.
+``carrier = ow.inject()`` inside an execution writes the execution into a carrier; in
+another process (a Celery worker, a web handler) :func:`continued_scope` reads it back,
+and ``ow.continue_execution`` (in :mod:`otel_workflow.tracking`) runs a block in it: the
+same trace, execution id, workflow name and user id, steps numbered on, the
+``ow.attributes`` carried.  The carrier is a ``dict[str, str]``, so it travels as HTTP
+headers or message headers alike.  Both W3C propagators are used explicitly, whatever
+``OTEL_PROPAGATORS`` says, since the execution's identity rides in the baggage.
 """
 
 from __future__ import annotations
@@ -16,8 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import baggage, trace
@@ -28,7 +25,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from otel_workflow._scope import CURRENT_SCOPE, Execution, Scope
 
-__all__ = ["continue_execution", "inject", "inject_execution"]
+__all__ = ["continued_scope", "inject", "inject_execution", "warn_once"]
 
 _logger = logging.getLogger("otel_workflow")
 
@@ -49,7 +46,8 @@ _EXECUTION_ID = re.compile(r"[0-9a-f]{16}")
 _warned: set[str] = set()
 
 
-def _warn_once(reason: str) -> None:
+def warn_once(reason: str) -> None:
+    """Log why a carrier could not be continued, once per reason."""
     if reason not in _warned:
         _warned.add(reason)
         _logger.warning("otel-workflow: %s; running the block as a new execution "
@@ -86,8 +84,8 @@ def inject(carrier: dict[str, str] | None = None) -> dict[str, str]:
     return inject_execution(carrier, CURRENT_SCOPE.get(), None)
 
 
-def _continued(carrier: Any) -> tuple[Context, Scope] | str:
-    """The context and scope a carrier continues, or why it cannot."""
+def continued_scope(carrier: Any) -> tuple[Context, Scope] | str:
+    """The context and scope a carrier continues, or why it cannot (never raises)."""
     if not isinstance(carrier, Mapping):
         return f"continue_execution() got a {type(carrier).__name__}, not a dict carrier"
     try:
@@ -117,28 +115,3 @@ def _continued(carrier: Any) -> tuple[Context, Scope] | str:
         if key.startswith(KEY_ATTRIBUTE_PREFIX)
     }  # fmt: skip
     return ctx, Scope(execution, dict(list(attributes.items())[:MAX_ATTRIBUTES]))
-
-
-@contextmanager
-def continue_execution(carrier: Any, *, workflow: str = "continued") -> Iterator[str]:
-    """Run the block as part of the execution ``carrier`` came from; yields its id.
-
-    Decorated steps (and ``ow.step_span``) inside the block join that execution.  A carrier
-    that is missing or malformed starts a new execution named ``workflow`` instead.
-    """
-    continued = _continued(carrier)
-    if isinstance(continued, str):
-        _warn_once(continued)
-        from otel_workflow.tracking import workflow_span
-
-        with workflow_span(workflow) as handle:
-            yield handle.execution_id
-        return
-    ctx, scope = continued
-    token = context_api.attach(ctx)
-    scope_token = CURRENT_SCOPE.set(scope)
-    try:
-        yield scope.execution.execution_id  # type: ignore[union-attr]
-    finally:
-        CURRENT_SCOPE.reset(scope_token)
-        context_api.detach(token)

@@ -31,10 +31,13 @@ import atexit
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from opentelemetry import context as context_api
 from opentelemetry import trace
 
 from otel_workflow import semconv
@@ -43,6 +46,7 @@ from otel_workflow._guard import report_internal_error
 from otel_workflow._instrumented import Call
 from otel_workflow._runtime import RUNTIME
 from otel_workflow._scope import CURRENT_SCOPE, Scope, normalize_attributes
+from otel_workflow.propagation import continued_scope, inject_execution, warn_once
 
 __all__ = [
     "ExecutionClosedError",
@@ -50,6 +54,7 @@ __all__ = [
     "RecordedFailure",
     "StepSpan",
     "WorkflowSpan",
+    "continue_execution",
     "get_execution",
     "step_span",
     "track_workflow_start",
@@ -395,8 +400,6 @@ class ExecutionHandle:
     # -- across processes -----------------------------------------------------------------
     def inject(self, carrier: dict[str, str] | None = None) -> dict[str, str]:
         """A carrier (W3C ``traceparent`` + ``baggage``) that continues this execution."""
-        from otel_workflow.propagation import inject_execution
-
         call = self._open_call()
         scope = call.scope if call is not None else None
         context = call.context if call is not None else None
@@ -416,3 +419,27 @@ def track_workflow_start(name: str, *, type: str = "", user_id: str | None = Non
     if call is not None and call.info is not None:
         handle._machine.run_hooks_sync(call, "before")
     return handle
+
+
+@contextmanager
+def continue_execution(carrier: Any, *, workflow: str = "continued") -> Iterator[str]:
+    """Run the block as part of the execution ``carrier`` came from; yields its id.
+
+    Decorated steps (and ``ow.step_span``) inside the block join that execution.  A carrier
+    that is missing or malformed never raises: the block runs as a new execution named
+    ``workflow`` and a warning says so once.
+    """
+    continued = continued_scope(carrier)
+    if isinstance(continued, str):
+        warn_once(continued)
+        with workflow_span(workflow) as handle:
+            yield handle.execution_id
+        return
+    ctx, scope = continued
+    token = context_api.attach(ctx)
+    scope_token = CURRENT_SCOPE.set(scope)
+    try:
+        yield scope.execution.execution_id  # type: ignore[union-attr]
+    finally:
+        CURRENT_SCOPE.reset(scope_token)
+        context_api.detach(token)

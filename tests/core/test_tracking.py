@@ -234,7 +234,7 @@ def test_bad_carrier_starts_a_new_execution(
     """A missing or malformed carrier runs the block as a new execution, never raising."""
     from otel_workflow import propagation
 
-    propagation._warned.clear()
+    propagation._warned.clear()  # warned once per process: start this test from none
 
     @ow.step(name="orphan")
     def orphan() -> int:
