@@ -64,7 +64,7 @@ def test_instrument_patches_env_targets_then_uninstrument_restores(
     original_nightly, original_load = target_module.nightly, target_module.Loader.load
     monkeypatch.setenv(ENV_INSTRUMENT, f"{mod}:nightly=workflow, {mod}:Loader.load")
     instrumentor = _instrumentor()
-    instrumentor.instrument()
+    instrumentor.instrument(configure=False)
     try:
         assert instrumentor.is_instrumented_by_opentelemetry
         assert target_module.nightly(3) == 7
@@ -97,10 +97,64 @@ def test_a_bad_target_is_skipped_with_a_warning(
     monkeypatch.setenv(ENV_INSTRUMENT, f"{mod}:no_such_function,{mod}:nightly=workflow")
     instrumentor = _instrumentor()
     with caplog.at_level(logging.WARNING, logger="otel_workflow"):
-        instrumentor.instrument()
+        instrumentor.instrument(configure=False)
     try:
         assert any("no_such_function" in r.getMessage() for r in caplog.records)
         assert target_module.nightly(1) == 3
+        assert len(ow_telemetry.workflow_spans("nightly")) == 1
+    finally:
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
+def unimported_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The name of a module on sys.path that nothing has imported yet."""
+    name = f"ow_it_later_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text(textwrap.dedent(TARGET_SOURCE), encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_a_module_imported_later_is_patched_as_it_defines_the_targets(
+    ow_telemetry: TelemetryCapture, unimported_module: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Targets of a module not yet imported are patched when an import defines them."""
+    mod = unimported_module
+    monkeypatch.setenv(ENV_INSTRUMENT, f"{mod}:nightly=workflow,{mod}:Loader.load")
+    instrumentor = _instrumentor()
+    instrumentor.instrument(configure=False)
+    try:
+        assert mod not in sys.modules
+        module = importlib.import_module(mod)
+        assert module.nightly(2) == 5
+        (workflow,) = ow_telemetry.workflow_spans("nightly")
+        (step,) = ow_telemetry.step_spans("Loader.load")
+        assert step.parent is not None and workflow.context is not None
+        assert step.parent.span_id == workflow.context.span_id
+    finally:
+        instrumentor.uninstrument()
+    ow_telemetry.clear()
+    assert module.nightly(2) == 5
+    assert ow_telemetry.spans() == []
+
+
+def test_a_target_the_module_never_defines_is_named_in_a_warning(
+    ow_telemetry: TelemetryCapture,
+    unimported_module: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A deferred target whose name the module never binds is logged when the module loads."""
+    mod = unimported_module
+    monkeypatch.setenv(ENV_INSTRUMENT, f"{mod}:missing_job,{mod}:nightly=workflow")
+    instrumentor = _instrumentor()
+    instrumentor.instrument(configure=False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="otel_workflow"):
+            module = importlib.import_module(mod)
+        assert any("missing_job" in r.getMessage() for r in caplog.records)
+        assert module.nightly(1) == 3
         assert len(ow_telemetry.workflow_spans("nightly")) == 1
     finally:
         instrumentor.uninstrument()
