@@ -30,6 +30,7 @@ from otel_workflow.diagnosis.model import Diagnosis, ErrorInfo, ExceptionEntry, 
 from otel_workflow.diagnosis.origin import origin
 from otel_workflow.diagnosis.recording import (
     DiagnosisSpanProcessor,
+    error_info_from_event,
     error_info_from_span,
     merge_locals,
     override_for,
@@ -375,6 +376,8 @@ def diagnose(target: Any, *, store: str | Path | None = None, since: str = "24h"
         if not failed and not any(e.name == semconv.EXCEPTION_EVENT for e in target.events or ()):
             raise LookupError(f"span {target.name!r} did not fail: nothing to diagnose")
         base = _from_span(target)
+    elif _log_attributes(target) is not None:
+        return diagnose_log_record(target, store=store, since=since)
     elif isinstance(target, str):
         if not target.strip():
             raise ValueError("diagnose: an empty id")
@@ -383,6 +386,33 @@ def diagnose(target: Any, *, store: str | Path | None = None, since: str = "24h"
         raise TypeError("diagnose() takes an exception, a finished span, or an execution id "
                         f"or fingerprint string, got {type(target).__name__}")  # fmt: skip
     return _build(base, path, window_ns)
+
+
+def _log_attributes(record: Any) -> tuple[Any, dict[str, Any]] | None:
+    inner = getattr(record, "log_record", record)  # SDK Readable/ReadWriteLogRecord wrap it
+    attrs = getattr(inner, "attributes", None)
+    if attrs is None or not hasattr(attrs, "get") or not attrs.get(semconv.EXCEPTION_TYPE):
+        return None
+    return inner, dict(attrs)
+
+
+def diagnose_log_record(record: Any, *, store: str | Path | None = None,
+                        since: str = "24h") -> Diagnosis:  # fmt: skip
+    """Diagnose an OpenTelemetry log record carrying ``exception.*`` attributes (the
+    semantic conventions' newer home for exceptions); TypeError for any other object."""
+    found = _log_attributes(record)
+    if found is None:
+        raise TypeError("diagnose_log_record() needs a log record with an exception.type "
+                        f"attribute, got {type(record).__name__}")  # fmt: skip
+    inner, attrs = found
+    info = error_info_from_event(attrs, "", str(getattr(inner, "body", "") or ""))
+    trace_id, span_id = getattr(inner, "trace_id", None), getattr(inner, "span_id", None)
+    context = _span_context(
+        attrs, trace_id=f"{trace_id:032x}" if trace_id else None,
+        span_id=f"{span_id:016x}" if span_id else None,
+        time=(getattr(inner, "timestamp", None) or 0) / 1e9,
+    )  # fmt: skip
+    return _build(_from_record(info, attrs, context), store_path(store), _window_ns(since))
 
 
 def diagnose_group(group: history.Group, path: str, window_ns: int) -> Diagnosis:

@@ -120,3 +120,24 @@ def test_missing_store_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.Captu
     assert main(["errors", "--store", str(missing)]) == 1
     assert str(missing) in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_log_record_with_exception_attributes_is_diagnosed() -> None:
+    """An OpenTelemetry log record's exception.* attributes are categorised and grouped."""
+    import traceback
+
+    from opentelemetry._logs import LogRecord
+
+    try:
+        {}["sku"]
+    except KeyError as exc:
+        text = "".join(traceback.format_exception(exc))
+        live = ow.diagnose(exc)
+    record = LogRecord(attributes={"exception.type": "KeyError", "exception.message": "'sku'",
+                                   "exception.stacktrace": text}, body="lookup failed")  # fmt: skip
+    d = ow.diagnose(record)
+    assert (d.category, d.fingerprint) == ("programming", live.fingerprint)
+    with pytest.raises(TypeError, match="log record"):
+        from otel_workflow.diagnosis.api import diagnose_log_record
+
+        diagnose_log_record(object())
