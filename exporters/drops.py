@@ -3,6 +3,10 @@
 With the exporter's endpoint down the application keeps running, the batch queue stays
 bounded (spans beyond it are dropped) and every drop is counted in the
 ``otel_workflow.spans.dropped`` self-metric, by reason.
+
+The embedded store does not use these processors: its
+:class:`otel_workflow.store.StoreSpanProcessor` takes unsampled (``RECORD_ONLY``) spans too,
+holds a CPU-bound burst whole and counts its drops here and in the store file.
 """
 
 from __future__ import annotations

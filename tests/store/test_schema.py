@@ -259,4 +259,3 @@ def test_directory_is_refused(tmp_path: Path) -> None:
     """A directory given as the store path is refused with a clear error."""
     with pytest.raises(StoreError, match="is a directory"):
         SQLiteSpanExporter(tmp_path)
-
