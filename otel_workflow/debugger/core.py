@@ -1,12 +1,17 @@
 """The WorkflowDebugger: breakpoints, the hook around every step, and the control API.
 
-With no breakpoint, watch, trace or stepping, the hook's ``before`` is one change check
-(a clock read; a ``PRAGMA data_version`` at most every 250 ms) and one dict lookup of the
-call's name in the index of enabled breakpoints; ``after``/``on_error`` one flag test.
+The hook answers the step machine's ``interested(kind, name)`` from the breakpoint index:
+with no breakpoint, watch, trace or stepping, no step is of interest, so every step keeps
+the decorators' fast path (no ``CallInfo``, no hook call); with a breakpoint on one step,
+only that step is hooked.  Workflows are always of interest (one ``CallInfo`` per
+execution: :attr:`WorkflowDebugger.last_execution_id` and replay need them).  Changes made
+by other processes through the store are picked up by a daemon thread (one ``PRAGMA
+data_version`` every 250 ms), never on the hot path.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import threading
 import time
@@ -16,7 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from otel_workflow._guard import report_internal_error
-from otel_workflow._hooks import CallInfo
+from otel_workflow._hooks import (
+    CallInfo,
+    hook_interest_changed,
+    register_hook,
+    unregister_hook,
+)
 from otel_workflow.capture import capture
 from otel_workflow.debugger.breakpoints import Breakpoint, Decision, HitCounter
 from otel_workflow.debugger.control import (
@@ -121,6 +131,12 @@ class WorkflowDebugger:
         self._span_bps: tuple[Breakpoint, ...] = ()
         self._followed: frozenset[str] = frozenset()
         self._busy = False
+        # What interested() answers from: exact step names, step globs, or every step.
+        self._step_names: frozenset[str] = frozenset()
+        self._step_globs: tuple[str, ...] = ()
+        self._broad = False
+        self._interest_lock = threading.Lock()
+        self._poller: _Poller | None = None
         self.last_execution_id: str | None = None
         self.replays = Replays()
         self._replaying = 0
@@ -250,6 +266,7 @@ class WorkflowDebugger:
             index: dict[str, list[Breakpoint]] = {}
             globs, spans = [], []
             followed = set()
+            step_names, step_globs = set(), []
             for bp in self._breakpoints.values():
                 if not bp.enabled:
                     continue
@@ -261,6 +278,8 @@ class WorkflowDebugger:
                     globs.append(bp)
                 for key in keys:
                     index.setdefault(key, []).append(bp)
+                if bp.step is not None:
+                    (step_globs.append(bp.step) if not keys else step_names.add(bp.step))
                 if bp.action == "snapshot":
                     followed.add(bp.workflow or "*")
             for watch in self._watches.values():
@@ -270,19 +289,33 @@ class WorkflowDebugger:
             self._index = {k: tuple(v) for k, v in index.items()}
             self._globs, self._span_bps = tuple(globs), tuple(spans)
             self._followed = frozenset(followed)
-        self._refresh_busy()
+            self._step_names, self._step_globs = frozenset(step_names), tuple(step_globs)
+        self._refresh_busy(force=True)
 
-    def _refresh_busy(self) -> None:
+    def _refresh_busy(self, force: bool = False) -> None:
         self._busy = bool(
             self._globs or self._followed or self._records or self.control.busy or self._replaying
-        )
+            or self._span_bps
+        )  # fmt: skip
+        # Every step is of interest while anything needs every step's boundaries: stepping
+        # or a pause request (the next step must stop), watches, traces and snapshot
+        # breakpoints (they follow whole executions), span breakpoints (a pause lands at
+        # the enclosing step's end), replays (steps are served from the recording).
+        # Under a lock: two threads flipping it at once must leave the newest answer.
+        with self._interest_lock:
+            broad = bool(self._followed or self.control.busy or self._replaying or self._span_bps)
+            if force or broad != self._broad:
+                self._broad = broad
+                hook_interest_changed()
+
+    def interested(self, kind: str, name: str) -> bool:
+        """Whether calls of this workflow or step need the hook (the step machine caches it)."""
+        if kind == "workflow" or self._broad or name in self._step_names:
+            return True
+        return any(fnmatch.fnmatchcase(name, glob) for glob in self._step_globs)
 
     # -- the hook (registered by configure() or attach()) ------------------------------------
     def before(self, call: CallInfo) -> Awaitable[None] | None:
-        store = self.store
-        if store is not None and store.changed():
-            self._reload()
-            self._rebuild()
         if call.parent is None and call.kind == "workflow":
             self.last_execution_id = call.execution_id
             self._workflows[call.name] = call.func
@@ -731,18 +764,57 @@ class WorkflowDebugger:
 
     # -- lifecycle -------------------------------------------------------------------------
     def attach(self) -> WorkflowDebugger:
-        """Register this debugger's hook (and nothing else) with the step machine."""
-        from otel_workflow._hooks import register_hook
-
+        """Register this debugger's hook with the step machine and, with a store, start the
+        daemon thread that picks up other processes' changes."""
         register_hook(self)
+        if self.store is not None and self._poller is None:
+            self._poller = _Poller(self)
         return self
 
     def detach(self) -> None:
-        """Unregister the hook and resume every paused execution."""
-        from otel_workflow._hooks import unregister_hook
-
+        """Unregister the hook, stop the change poller, resume every paused execution."""
         unregister_hook(self)
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.stop()
         self.control.resume_all()
+
+    def close(self) -> None:
+        """:meth:`detach` and close the store connection (idempotent)."""
+        self.detach()
+        if self.store is not None:
+            self.store.close()
+
+
+class _Poller:
+    """A daemon thread: every ``check_interval`` one ``PRAGMA data_version``; on a change
+    by another process, reload the specs and tell the step machine (interest changed)."""
+
+    def __init__(self, dbg: WorkflowDebugger) -> None:
+        self._dbg = dbg
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="otel-workflow-debugger-poll", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        store = self._dbg.store
+        assert store is not None
+        while not self._stopped.wait(store.check_interval):
+            try:
+                if store.changed(force=True):
+                    self._dbg._reload()
+                    self._dbg._rebuild()
+            except Exception as exc:  # a locked or vanished file: try again next time
+                if self._stopped.is_set():
+                    return
+                report_internal_error("debugger.poll", exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 def _decorated(func: Any) -> Callable[..., Any] | None:

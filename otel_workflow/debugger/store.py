@@ -103,14 +103,14 @@ class DebugStore:
             self._conn.close()
 
     # -- change detection -------------------------------------------------------------
-    def changed(self) -> bool:
+    def changed(self, force: bool = False) -> bool:
         """True when another process changed the shared specs since the last call.
 
         Cheap: at most one ``PRAGMA data_version`` per ``check_interval``; the generation
         row is read only when the file changed at all (span writes move data_version too).
         """
         now = time.monotonic()
-        if now < self._next_check:
+        if now < self._next_check and not force:
             return False
         self._next_check = now + self.check_interval
         with self._lock:

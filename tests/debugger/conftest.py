@@ -18,6 +18,4 @@ def dbg(ow_telemetry: TelemetryCapture, tmp_path: Path) -> Iterator[WorkflowDebu
     try:
         yield debugger
     finally:
-        debugger.detach()
-        if debugger.store is not None:
-            debugger.store.close()
+        debugger.close()
