@@ -110,6 +110,11 @@ def tick_label_boxes(
     ``horizontal`` says whether the labels sit side by side (an x axis) or stacked (y).
     """
     fig.draw_without_rendering()
+    return _boxes(fig, axis, horizontal=horizontal)
+
+
+def _boxes(fig: Figure, axis: Axis, *, horizontal: bool) -> list[tuple[float, float, str]]:
+    # Label extents as of the last layout.
     renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
     boxes = []
     for label in axis.get_majorticklabels():
@@ -126,23 +131,35 @@ def _fits(boxes: list[tuple[float, float, str]]) -> bool:
     )
 
 
-def _fit_ticks(fig: Figure, axis: Axis, locators: Sequence[Callable[[], Any]]) -> None:
-    """Use the first (densest) locator whose labels leave a gap; else the sparsest.
+_Candidates = Sequence[Callable[[], Any]]
 
-    A locator that labels fewer than two ticks is passed over: matplotlib's log locator,
-    for one, labels nothing when it must skip decades with several ticks per decade.
+
+def _fit_ticks(fig: Figure, *axes: tuple[Axis, _Candidates]) -> None:
+    """For each axis use the first (densest) locator whose labels leave a gap, else the
+    sparsest that still labels two ticks.
+
+    A locator labelling fewer than two ticks is passed over: matplotlib's log locator, for
+    one, labels nothing when it must skip decades with several ticks per decade.  All axes
+    are measured from one layout per round, since a layout is most of a chart's cost.
     """
-    horizontal = axis is not axis.axes.yaxis
-    readable: Callable[[], Any] | None = None
-    for make in locators:
-        axis.set_major_locator(make())
-        boxes = tick_label_boxes(fig, axis, horizontal=horizontal)
-        if _fits(boxes):
-            return
-        if len(boxes) >= 2:
-            readable = make
-    if readable is not None:
-        axis.set_major_locator(readable())
+    pending = [(axis, list(candidates)) for axis, candidates in axes]
+    readable: dict[int, Callable[[], Any]] = {}
+    while pending:
+        for axis, candidates in pending:
+            axis.set_major_locator(candidates[0]())
+        fig.draw_without_rendering()
+        still = []
+        for axis, candidates in pending:
+            boxes = _boxes(fig, axis, horizontal=axis is not axis.axes.yaxis)
+            if _fits(boxes):
+                continue
+            if len(boxes) >= 2:
+                readable[id(axis)] = candidates[0]
+            if len(candidates) > 1:
+                still.append((axis, candidates[1:]))
+            elif id(axis) in readable:
+                axis.set_major_locator(readable[id(axis)]())
+        pending = still
 
 
 def time_series_figure(
@@ -208,8 +225,11 @@ def time_series_figure(
 
             return make
 
-        _fit_ticks(fig, ax.xaxis, [dates(n) for n in (9, 8, 6, 4, 3, 2)])
-        _fit_ticks(fig, ax.yaxis, [functools.partial(MaxNLocator, n) for n in (8, 6, 4, 2)])
+        _fit_ticks(
+            fig,
+            (ax.xaxis, [dates(n) for n in (9, 8, 6, 4, 3, 2)]),
+            (ax.yaxis, [functools.partial(MaxNLocator, n) for n in (8, 6, 4, 2)]),
+        )
         return fig
 
 
@@ -252,16 +272,16 @@ def horizontal_bar_figure(
             # Plain labels: the default log labels are math text, which is switched off.
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_tick_duration(v)))
             ax.xaxis.set_minor_formatter(NullFormatter())
-            _fit_ticks(fig, ax.xaxis, [
+            _fit_ticks(fig, (ax.xaxis, [
                 lambda: LogLocator(base=10, subs=(1.0, 2.0, 5.0)),
                 lambda: LogLocator(base=10, subs=(1.0, 3.0)), lambda: LogLocator(base=10),
                 lambda: LogLocator(base=10, numticks=5), lambda: LogLocator(base=10, numticks=3),
-            ])  # fmt: skip
+            ]))  # fmt: skip
         else:
             _fit_ticks(
-                fig, ax.xaxis,
-                [functools.partial(MaxNLocator, n, integer=True) for n in (8, 6, 4, 2)],
-            )  # fmt: skip
+                fig,
+                (ax.xaxis, [functools.partial(MaxNLocator, n, integer=True) for n in (8, 6, 4, 2)]),
+            )
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left", fontweight="bold")
         if len(keys) > 1:  # outside the axes, so it never hides a bar
