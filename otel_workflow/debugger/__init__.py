@@ -42,26 +42,40 @@ __all__ = [
 
 _lock = threading.Lock()
 _default: WorkflowDebugger | None = None
+_origin: object = None  # the configure() handle the default debugger was built for
 
 
 def debugger(store: str | None = None) -> WorkflowDebugger:
     """The process's debugger, its hook registered (created on first call).
 
-    ``configure()`` may register one with its store; otherwise the first call creates one
-    on ``store`` (or in memory when None).
+    Built lazily, so ``configure()`` costs nothing when no debugger is used: on the first
+    call, on ``store`` if given, else on the store ``ow.configure(store=...)`` opened, else
+    in memory.  After a new ``configure()`` with another store, the next call builds a
+    debugger on that store (the old one is closed).
     """
-    global _default
+    global _default, _origin
+    from otel_workflow import config
+
+    handle = config.current()
+    configured = getattr(handle, "store_path", None)
     with _lock:
+        # A configure() with a store other than the one the default was built on.
+        stale = _origin is not None and configured is not None and _origin is not handle
+        if stale and store is None and _default is not None:
+            _default.close()
+            _default = None
         if _default is None:
-            _default = WorkflowDebugger(store).attach()
+            path = store if store is not None else configured
+            _default = WorkflowDebugger(path).attach()
+            _origin = handle if store is None and configured is not None else None
         return _default
 
 
 def set_default(dbg: WorkflowDebugger | None) -> None:
     """Make ``dbg`` what :func:`debugger` returns (configure() and tests use this)."""
-    global _default
+    global _default, _origin
     with _lock:
-        _default = dbg
+        _default, _origin = dbg, None
 
 
 class _CallableModule(types.ModuleType):

@@ -6,9 +6,11 @@ notices another's change without a restart at the cost of one cheap read at most
 ``check_interval`` seconds: ``PRAGMA data_version`` (answered from SQLite's page cache,
 no query), and only when that moved, the one-row generation counter.
 
-The tables are created on open when missing (``CREATE TABLE IF NOT EXISTS`` in one
-transaction, so two processes opening a new file at once agree).  They are prefixed
-``debug_`` and never touch the span tables.
+The tables are the store's ``debugger`` component (:data:`DEBUGGER`, its own version
+track: see :class:`otel_workflow.store.schema.Component`), created or migrated by
+:func:`otel_workflow.store.open_store` in one ``BEGIN IMMEDIATE`` transaction, so two
+processes opening a new file at once agree.  They are prefixed ``debugger_`` and never
+touch the span tables.
 """
 
 from __future__ import annotations
@@ -21,34 +23,38 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-BUSY_TIMEOUT_MS = 30_000
+from otel_workflow.store import Component, open_store
+
 CHECK_INTERVAL = 0.25
 """Seconds between two checks for changes made by other processes."""
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS debug_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO debug_meta (key, value) VALUES ('generation', 0);
-CREATE TABLE IF NOT EXISTS debug_breakpoints (
-    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS debug_watches (
-    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS debug_watch_events (
-    id INTEGER PRIMARY KEY, watch_id TEXT NOT NULL, execution_id TEXT, step TEXT,
-    ts REAL NOT NULL, payload TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS debug_snapshots (
-    id TEXT PRIMARY KEY, execution_id TEXT, workflow TEXT, step TEXT, step_index INTEGER,
-    breakpoint_id TEXT, ts REAL NOT NULL, expires REAL, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_debug_snapshots_execution ON debug_snapshots (execution_id, ts);
-CREATE TABLE IF NOT EXISTS debug_traces (
-    id INTEGER PRIMARY KEY, execution_id TEXT NOT NULL, seq INTEGER NOT NULL,
-    ts REAL NOT NULL, payload TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS ix_debug_traces_execution ON debug_traces (execution_id, seq);
-CREATE TABLE IF NOT EXISTS debug_trace_requests (
-    id TEXT PRIMARY KEY, spec TEXT NOT NULL, updated REAL NOT NULL);
-"""
+DEBUGGER = Component(
+    "debugger",
+    migrations=[[
+        "CREATE TABLE debugger_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO debugger_meta (key, value) VALUES ('generation', 0)",
+        "CREATE TABLE debugger_breakpoints (id TEXT PRIMARY KEY, spec TEXT NOT NULL,"
+        " updated REAL NOT NULL)",
+        "CREATE TABLE debugger_watches (id TEXT PRIMARY KEY, spec TEXT NOT NULL,"
+        " updated REAL NOT NULL)",
+        "CREATE TABLE debugger_watch_events (id INTEGER PRIMARY KEY, watch_id TEXT NOT NULL,"
+        " execution_id TEXT, step TEXT, ts REAL NOT NULL, payload TEXT NOT NULL)",
+        "CREATE INDEX ix_debugger_watch_events_watch ON debugger_watch_events (watch_id, id)",
+        "CREATE TABLE debugger_snapshots (id TEXT PRIMARY KEY, execution_id TEXT,"
+        " workflow TEXT, step TEXT, step_index INTEGER, breakpoint_id TEXT, ts REAL NOT NULL,"
+        " expires REAL, payload TEXT NOT NULL)",
+        "CREATE INDEX ix_debugger_snapshots_execution ON debugger_snapshots (execution_id, ts)",
+        "CREATE TABLE debugger_traces (id INTEGER PRIMARY KEY, execution_id TEXT NOT NULL,"
+        " seq INTEGER NOT NULL, ts REAL NOT NULL, payload TEXT NOT NULL)",
+        "CREATE INDEX ix_debugger_traces_execution ON debugger_traces (execution_id, seq)",
+        "CREATE TABLE debugger_trace_requests (id TEXT PRIMARY KEY, spec TEXT NOT NULL,"
+        " updated REAL NOT NULL)",
+    ]],
+)  # fmt: skip
+"""The debugger's component of the store: its migrations, applied when a debugger opens it."""
 
-_KINDS = {"breakpoint": "debug_breakpoints", "watch": "debug_watches",
-          "trace": "debug_trace_requests"}  # fmt: skip
+_KINDS = {"breakpoint": "debugger_breakpoints", "watch": "debugger_watches",
+          "trace": "debugger_trace_requests"}  # fmt: skip
 
 
 def _dumps(value: Any) -> str:
@@ -64,14 +70,8 @@ class DebugStore:
         self.path = Path(path)
         self.check_interval = check_interval
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(
-            str(self.path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False,
-            isolation_level=None,
-        )  # fmt: skip
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # One transaction, so two processes creating the tables at once agree.
-        self._conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        # A writer connection (WAL, autocommit, any thread): the core schema and ours.
+        self._conn = open_store(self.path, components=[DEBUGGER])
         self._data_version = -1
         self._generation = -1
         self._next_check = 0.0
@@ -96,7 +96,7 @@ class DebugStore:
         return DebugStore._Tx(self)
 
     def _bump(self, conn: sqlite3.Connection) -> None:
-        conn.execute("UPDATE debug_meta SET value = value + 1 WHERE key = 'generation'")
+        conn.execute("UPDATE debugger_meta SET value = value + 1 WHERE key = 'generation'")
 
     def close(self) -> None:
         with self._lock:
@@ -119,7 +119,7 @@ class DebugStore:
                 return False
             self._data_version = version
             row = self._conn.execute(
-                "SELECT value FROM debug_meta WHERE key = 'generation'"
+                "SELECT value FROM debugger_meta WHERE key = 'generation'"
             ).fetchone()
         generation = int(row[0]) if row else 0
         if generation == self._generation:
@@ -154,16 +154,16 @@ class DebugStore:
     def add_snapshot(self, snapshot: dict[str, Any], expires: float | None) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO debug_snapshots (id, execution_id, workflow, step, step_index, "
+                "INSERT INTO debugger_snapshots (id, execution_id, workflow, step, step_index, "
                 "breakpoint_id, ts, expires, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (snapshot["id"], snapshot.get("execution_id"), snapshot.get("workflow"),
                  snapshot.get("step"), snapshot.get("step_index"), snapshot.get("breakpoint_id"),
                  snapshot["ts"], expires, _dumps(snapshot)),
             )  # fmt: skip
-            conn.execute("DELETE FROM debug_snapshots WHERE expires < ?", (time.time(),))
+            conn.execute("DELETE FROM debugger_snapshots WHERE expires < ?", (time.time(),))
 
     def snapshots(self, execution_id: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        sql = "SELECT payload FROM debug_snapshots WHERE (expires IS NULL OR expires >= ?)"
+        sql = "SELECT payload FROM debugger_snapshots WHERE (expires IS NULL OR expires >= ?)"
         params: list[Any] = [time.time()]
         if execution_id is not None:
             sql += " AND execution_id = ?"
@@ -177,7 +177,7 @@ class DebugStore:
     def snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT payload FROM debug_snapshots WHERE id = ?", (snapshot_id,)
+                "SELECT payload FROM debugger_snapshots WHERE id = ?", (snapshot_id,)
             ).fetchone()
         return json.loads(row[0]) if row else None
 
@@ -188,14 +188,14 @@ class DebugStore:
             return
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO debug_traces (execution_id, seq, ts, payload) VALUES (?, ?, ?, ?)",
+                "INSERT INTO debugger_traces (execution_id, seq, ts, payload) VALUES (?, ?, ?, ?)",
                 rows,
             )
 
     def trace(self, execution_id: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT payload FROM debug_traces WHERE execution_id = ? ORDER BY seq, id",
+                "SELECT payload FROM debugger_traces WHERE execution_id = ? ORDER BY seq, id",
                 (execution_id,),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
@@ -203,7 +203,7 @@ class DebugStore:
     def add_watch_event(self, event: dict[str, Any]) -> None:
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO debug_watch_events (watch_id, execution_id, step, ts, payload) "
+                "INSERT INTO debugger_watch_events (watch_id, execution_id, step, ts, payload) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (event["watch_id"], event.get("execution_id"), event.get("step"),
                  event["ts"], _dumps(event)),
@@ -212,7 +212,7 @@ class DebugStore:
     def watch_events(self, watch_id: str) -> list[dict[str, Any]]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT payload FROM debug_watch_events WHERE watch_id = ? ORDER BY id",
+                "SELECT payload FROM debugger_watch_events WHERE watch_id = ? ORDER BY id",
                 (watch_id,),
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
