@@ -83,7 +83,7 @@ def test_category_set_is_the_documented_one() -> None:
 
 @pytest.mark.parametrize("code", [0, None])
 def test_clean_system_exit_is_not_a_failure_category(code: int | None) -> None:
-    """``sys.exit()``/``sys.exit(0)`` is a clean exit: cancelled, neither programming nor unknown."""
+    """``sys.exit()``/``sys.exit(0)`` is a clean exit: cancelled, not programming or unknown."""
     assert categorize(SystemExit(code)) is ErrorCategory.CANCELLED
 
 
@@ -131,7 +131,8 @@ def test_user_rule_takes_precedence() -> None:
     assert categorize(PaymentDeclined()) is ErrorCategory.VALIDATION
     assert categorize(PaymentDeclined) is ErrorCategory.VALIDATION
     assert not is_retryable(PaymentDeclined())
-    assert classify_record(error_type_name(PaymentDeclined), "x").category is ErrorCategory.VALIDATION
+    stored = classify_record(error_type_name(PaymentDeclined), "x")
+    assert stored.category is ErrorCategory.VALIDATION
 
 
 def test_bad_rule_arguments_are_clear_errors() -> None:
