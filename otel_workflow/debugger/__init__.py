@@ -16,12 +16,13 @@ import types
 
 from otel_workflow.debugger.breakpoints import Breakpoint, parse_hit_condition
 from otel_workflow.debugger.control import DebugEvent, Frame, PausedExecution
-from otel_workflow.debugger.core import Watch, WorkflowDebugger
+from otel_workflow.debugger.core import WorkflowDebugger
 from otel_workflow.debugger.expressions import (
     EvaluationError,
     ExpressionError,
     compile_expression,
 )
+from otel_workflow.debugger.following import Watch
 from otel_workflow.debugger.snapshots import Change, Snapshot
 
 __all__ = [

@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,71 +34,18 @@ from otel_workflow.debugger.control import (
     PausedExecution,
     frames_of,
 )
-from otel_workflow.debugger.expressions import Expression, compile_expression
+from otel_workflow.debugger.expressions import compile_expression
+from otel_workflow.debugger.following import (
+    Record,
+    Watch,
+    note,
+    variables_of,
+)
 from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
-from otel_workflow.debugger.store import DebugStore
+from otel_workflow.debugger.store import ChangePoller, DebugStore
 
 _logger = logging.getLogger("otel_workflow.debugger")
-MAX_TRACE_EVENTS = 10_000
-"""Trace events kept per execution (enter + exit of 5,000 steps)."""
-
-
-@dataclass
-class Watch:
-    """An expression evaluated after every step of matching executions (pdb ``display``)."""
-
-    expression: str
-    workflow: str | None = None
-    id: str = ""
-    events: list[dict[str, Any]] = field(default_factory=list)
-    _compiled: Expression | None = field(default=None, repr=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "expression": self.expression, "workflow": self.workflow}
-
-
-@dataclass
-class _Record:
-    """What the debugger keeps about one execution it is following."""
-
-    workflow: str
-    input: Any = None
-    outputs: dict[str, Any] = field(default_factory=dict)
-    writers: dict[str, str] = field(default_factory=dict)
-    watch_values: dict[str, Any] = field(default_factory=dict)
-    trace: list[dict[str, Any]] | None = None
-    starts: dict[int, float] = field(default_factory=dict)
-    seq: int = 0
-
-
-def _call_label(call: CallInfo) -> str:
-    return call.name if call.step_index is None else f"{call.name}#{call.step_index}"
-
-
-def variables_of(call: CallInfo, phase: str, extra: Any = None) -> dict[str, Any]:
-    """Bound arguments, return value / exception and execution attributes, captured."""
-    try:
-        arguments = call.arguments()
-    except Exception:
-        arguments = {"args": call.args, "kwargs": call.kwargs}
-    data = capture(arguments, SNAPSHOT_LIMITS).data
-    variables: dict[str, Any] = dict(data) if isinstance(data, dict) else {"args": data}
-    variables["args"] = data
-    if phase == "after":
-        variables["result"] = capture(extra, SNAPSHOT_LIMITS).data
-    elif phase == "error" and isinstance(extra, BaseException):
-        variables["error"] = {"type": type(extra).__name__, "message": str(extra)[:512]}
-        frames = call.error_frames(extra, SNAPSHOT_LIMITS)
-        if frames:
-            variables["locals"] = frames[-1].locals
-            variables["frames"] = [f.to_dict() for f in frames]
-    span_attrs = getattr(call.span, "attributes", None)
-    variables["attributes"] = capture(dict(span_attrs or {}), SNAPSHOT_LIMITS).data
-    variables["workflow"] = call.workflow
-    variables["step"] = call.name
-    variables["attempt"] = call.attempt
-    return variables
 
 
 class WorkflowDebugger:
@@ -121,7 +67,7 @@ class WorkflowDebugger:
         self._breakpoints: dict[str, Breakpoint] = {}
         self._watches: dict[str, Watch] = {}
         self._trace_requests: dict[str, dict[str, Any]] = {}
-        self._records: dict[str, _Record] = {}
+        self._records: dict[str, Record] = {}
         self._traces: dict[str, list[dict[str, Any]]] = {}
         self._snapshots: dict[str, Snapshot] = {}
         self._workflows: dict[str, Any] = {}
@@ -136,7 +82,7 @@ class WorkflowDebugger:
         self._step_globs: tuple[str, ...] = ()
         self._broad = False
         self._interest_lock = threading.Lock()
-        self._poller: _Poller | None = None
+        self._poller: ChangePoller | None = None
         self.last_execution_id: str | None = None
         self.replays = Replays()
         self._replaying = 0
@@ -357,7 +303,7 @@ class WorkflowDebugger:
                 self.replays.substitute(call)
         record = self._record_for(call, phase)
         if record is not None:
-            self._note(record, call, phase, extra)
+            note(record, call, phase, extra)
         namespace: dict[str, Any] | None = None
 
         def ns() -> dict[str, Any]:
@@ -386,7 +332,7 @@ class WorkflowDebugger:
             self._finish_execution(eid, call, phase)
         if reason is None or eid is None:
             return None
-        self._records.setdefault(eid, _Record(call.workflow))
+        self._records.setdefault(eid, Record(call.workflow))
         self._refresh_busy()
         info = PausedExecution(
             execution_id=eid,
@@ -442,7 +388,7 @@ class WorkflowDebugger:
         return pause
 
     # -- following executions: state, traces, watches ----------------------------------------
-    def _record_for(self, call: CallInfo, phase: str) -> _Record | None:
+    def _record_for(self, call: CallInfo, phase: str) -> Record | None:
         eid = call.execution_id
         if eid is None:
             return None
@@ -453,7 +399,7 @@ class WorkflowDebugger:
             and self._followed
             and ("*" in self._followed or call.workflow in self._followed or self._traced(call))
         ):
-            record = self._records[eid] = _Record(call.workflow)
+            record = self._records[eid] = Record(call.workflow)
             if self._traced(call):
                 record.trace = []
             self._refresh_busy()
@@ -468,49 +414,8 @@ class WorkflowDebugger:
                 return True
         return False
 
-    def _note(self, record: _Record, call: CallInfo, phase: str, extra: Any) -> None:
-        label = _call_label(call)
-        if phase == "before" and call.is_workflow and record.input is None:
-            record.input = capture(self._arguments(call), SNAPSHOT_LIMITS).data
-        if phase == "after" and not call.is_workflow:
-            record.outputs[label] = capture(extra, SNAPSHOT_LIMITS).data
-            record.writers[f"steps.{label}"] = call.name
-        if record.trace is None or len(record.trace) >= MAX_TRACE_EVENTS:
-            return
-        record.seq += 1
-        now = time.time()
-        event: dict[str, Any] = {
-            "execution_id": call.execution_id,
-            "seq": record.seq,
-            "ts": now,
-            "event": {"before": "enter", "after": "exit", "error": "error"}[phase],
-            "kind": call.kind,
-            "name": call.name,
-            "step_index": call.step_index,
-            "attempt": call.attempt,
-            "depth": len(call.stack()) - 1,
-        }
-        if phase == "before":
-            record.starts[id(call)] = now
-            event["arguments"] = capture(self._arguments(call), SNAPSHOT_LIMITS).data
-        else:
-            start = record.starts.pop(id(call), None)
-            event["duration"] = None if start is None else now - start
-            if phase == "after":
-                event["result"] = capture(extra, SNAPSHOT_LIMITS).data
-            else:
-                event["error"] = {"type": type(extra).__name__, "message": str(extra)[:512]}
-        record.trace.append(event)
-
-    @staticmethod
-    def _arguments(call: CallInfo) -> Any:
-        try:
-            return call.arguments()
-        except Exception:
-            return {"args": call.args, "kwargs": call.kwargs}
-
     def _check_watches(
-        self, record: _Record, call: CallInfo, ns: Callable[[], dict[str, Any]]
+        self, record: Record, call: CallInfo, ns: Callable[[], dict[str, Any]]
     ) -> None:
         for watch in list(self._watches.values()):
             if watch.workflow not in (None, call.workflow) or watch._compiled is None:
@@ -647,7 +552,7 @@ class WorkflowDebugger:
         self, call: CallInfo, variables: dict[str, Any], bp_id: str | None
     ) -> Snapshot:
         eid = call.execution_id or ""
-        record = self._records.get(eid) or _Record(call.workflow)
+        record = self._records.get(eid) or Record(call.workflow)
         state = {"input": record.input, "steps": dict(record.outputs), "variables": variables}
         writers = dict(record.writers)
         writers["variables"] = call.name
@@ -768,7 +673,7 @@ class WorkflowDebugger:
         daemon thread that picks up other processes' changes."""
         register_hook(self)
         if self.store is not None and self._poller is None:
-            self._poller = _Poller(self)
+            self._poller = ChangePoller(self.store, self._store_changed)
         return self
 
     def detach(self) -> None:
@@ -779,42 +684,15 @@ class WorkflowDebugger:
             poller.stop()
         self.control.resume_all()
 
+    def _store_changed(self) -> None:
+        self._reload()
+        self._rebuild()
+
     def close(self) -> None:
         """:meth:`detach` and close the store connection (idempotent)."""
         self.detach()
         if self.store is not None:
             self.store.close()
-
-
-class _Poller:
-    """A daemon thread: every ``check_interval`` one ``PRAGMA data_version``; on a change
-    by another process, reload the specs and tell the step machine (interest changed)."""
-
-    def __init__(self, dbg: WorkflowDebugger) -> None:
-        self._dbg = dbg
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="otel-workflow-debugger-poll", daemon=True
-        )
-        self._thread.start()
-
-    def _run(self) -> None:
-        store = self._dbg.store
-        assert store is not None
-        while not self._stopped.wait(store.check_interval):
-            try:
-                if store.changed(force=True):
-                    self._dbg._reload()
-                    self._dbg._rebuild()
-            except Exception as exc:  # a locked or vanished file: try again next time
-                if self._stopped.is_set():
-                    return
-                report_internal_error("debugger.poll", exc)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
 
 
 def _decorated(func: Any) -> Callable[..., Any] | None:

@@ -19,10 +19,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from otel_workflow._guard import report_internal_error
 from otel_workflow.store import Component, open_store
 
 CHECK_INTERVAL = 0.25
@@ -273,3 +274,33 @@ class DebugStore:
                 },
             )
         return steps
+
+
+class ChangePoller:
+    """A daemon thread: every ``check_interval`` one ``PRAGMA data_version``; on a change
+    by another process, ``on_change()`` (the debugger reloads its specs and tells the step
+    machine).  Stopped by :meth:`stop`; never keeps the process alive."""
+
+    def __init__(self, store: DebugStore, on_change: Callable[[], None]) -> None:
+        self._store, self._on_change = store, on_change
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name="otel-workflow-debugger-poll", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        store = self._store
+        while not self._stopped.wait(store.check_interval):
+            try:
+                if store.changed(force=True):
+                    self._on_change()
+            except Exception as exc:  # a locked or vanished file: try again next time
+                if self._stopped.is_set():
+                    return
+                report_internal_error("debugger.poll", exc)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
