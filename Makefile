@@ -12,8 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Options go through DEMO_ARGS, e.g. `make demo DEMO_ARGS="--executions 1000 --seed 7"`.
 demo: $(STAMP)
-	$(PY) -m otel_workflow.demo
+	$(PY) -m otel_workflow.demo $(DEMO_ARGS)
 
 test: $(STAMP)
 	$(PY) -m ruff check otel_workflow exporters tests bench examples
