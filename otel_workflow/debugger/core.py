@@ -15,12 +15,14 @@ import fnmatch
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from otel_workflow._guard import report_internal_error
 from otel_workflow._hooks import (
+    CURRENT_CALL,
     CallInfo,
     hook_interest_changed,
     register_hook,
@@ -43,6 +45,7 @@ from otel_workflow.debugger.following import (
 )
 from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
+from otel_workflow.debugger.spans import SpanBreakpointProcessor, sdk_providers
 from otel_workflow.debugger.store import ChangePoller, DebugStore
 
 _logger = logging.getLogger("otel_workflow.debugger")
@@ -83,6 +86,12 @@ class WorkflowDebugger:
         self._broad = False
         self._interest_lock = threading.Lock()
         self._poller: ChangePoller | None = None
+        # Span breakpoints: the processor, the providers it is on, and the pauses that
+        # wait for their enclosing call's next hook point.
+        self._span_processor = SpanBreakpointProcessor(self)
+        self._providers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._span_stops: dict[CallInfo, tuple[str, dict[str, Any]]] = {}
+        self._span_orphans_reported = False
         self.last_execution_id: str | None = None
         self.replays = Replays()
         self._replaying = 0
@@ -324,6 +333,12 @@ class WorkflowDebugger:
                 decision = self._hits.hit(bp, ns)
                 if self._act(bp, decision, call, ns) and reason is None:
                     reason, bp_id = "breakpoint", bp.id
+        elif self._span_stops:
+            with self._lock:
+                span_stop = self._span_stops.pop(call, None)
+            if span_stop is not None:
+                reason, bp_id = "span breakpoint", span_stop[0]
+                ns()["span"] = span_stop[1]
         step_reason = self.control.step_reason(call, phase) if eid is not None else None
         reason = reason or step_reason
         if record is not None and phase != "before" and record.watch_values is not None:
@@ -348,8 +363,9 @@ class WorkflowDebugger:
         return self.control.stop(call, info)
 
     def _act(
-        self, bp: Breakpoint, decision: Decision, call: CallInfo, ns: Callable[[], dict[str, Any]]
-    ) -> bool:
+        self, bp: Breakpoint, decision: Decision, call: CallInfo,
+        ns: Callable[[], dict[str, Any]], span: Any = None,
+    ) -> bool:  # fmt: skip
         """Carry out one decision; True when it asks for a pause."""
         if decision.condition_error is not None:
             _logger.warning(
@@ -367,13 +383,14 @@ class WorkflowDebugger:
             if bp.action == "pause":
                 pause = True
             elif bp.action == "snapshot":
-                self._take_snapshot(call, ns(), bp.id)
+                self._take_snapshot(call, ns(), bp.id, span)
             else:
                 assert bp._template is not None
                 line = bp._template.render(ns())
                 _logger.info("debugger log %s: %s", bp.id, line)
-                if call.span is not None:
-                    call.span.add_event(
+                target = span if span is not None else call.span
+                if target is not None:
+                    target.add_event(
                         "workflow.debugger.log", {"message": line, "breakpoint.id": bp.id}
                     )
                 self.control.emit("log", call.execution_id, {"breakpoint": bp.id, "message": line})
@@ -549,7 +566,7 @@ class WorkflowDebugger:
 
     # -- snapshots ------------------------------------------------------------------------
     def _take_snapshot(
-        self, call: CallInfo, variables: dict[str, Any], bp_id: str | None
+        self, call: CallInfo, variables: dict[str, Any], bp_id: str | None, span: Any = None
     ) -> Snapshot:
         eid = call.execution_id or ""
         record = self._records.get(eid) or Record(call.workflow)
@@ -562,9 +579,10 @@ class WorkflowDebugger:
         if self.store is not None:
             expires = None if bp is None or bp.ttl is None else snap.ts + bp.ttl
             self.store.add_snapshot(snap.to_dict(), expires)
-        if call.span is not None:
+        target = span if span is not None else call.span
+        if target is not None:
             payload = capture(state, SNAPSHOT_LIMITS).to_json()
-            call.span.add_event(
+            target.add_event(
                 "workflow.debugger.snapshot", {"snapshot.id": snap.id, "snapshot.state": payload}
             )
         self.control.emit("snapshot", eid, {"snapshot": snap.id, "step": call.name})
@@ -672,6 +690,9 @@ class WorkflowDebugger:
         """Register this debugger's hook with the step machine and, with a store, start the
         daemon thread that picks up other processes' changes."""
         register_hook(self)
+        self._span_processor.active = True
+        for provider in sdk_providers():
+            self.add_to_provider(provider)
         if self.store is not None and self._poller is None:
             self._poller = ChangePoller(self.store, self._store_changed)
         return self
@@ -679,10 +700,62 @@ class WorkflowDebugger:
     def detach(self) -> None:
         """Unregister the hook, stop the change poller, resume every paused execution."""
         unregister_hook(self)
+        self._span_processor.active = False
         poller, self._poller = self._poller, None
         if poller is not None:
             poller.stop()
         self.control.resume_all()
+
+    def add_to_provider(self, provider: Any) -> None:
+        """Add the span-breakpoint processor to an SDK ``TracerProvider`` (once per provider).
+
+        :meth:`attach` does it for configure()'s provider, the one the decorators use and
+        the global one; call this for another provider whose spans should carry breakpoints.
+        """
+        if not hasattr(provider, "add_span_processor"):
+            raise TypeError(
+                f"provider must be an SDK TracerProvider, got {type(provider).__name__}"
+            )
+        with self._lock:
+            if provider in self._providers:
+                return
+            self._providers.add(provider)
+        provider.add_span_processor(self._span_processor)
+
+    def _span_started(self, span: Any, name: str, attributes: Mapping[str, Any]) -> None:
+        """A span of other instrumentation started (from the processor: never blocks)."""
+        call = CURRENT_CALL.get()
+        namespace: dict[str, Any] | None = None
+
+        def ns() -> dict[str, Any]:
+            nonlocal namespace
+            if namespace is None:
+                namespace = {
+                    "span": name,
+                    "attributes": capture(dict(attributes), SNAPSHOT_LIMITS).data,
+                    "workflow": call.workflow if call is not None else "",
+                    "step": call.name if call is not None else None,
+                    "execution_id": call.execution_id if call is not None else None,
+                }
+            return namespace
+
+        where = call or CallInfo(kind="span", name=name, workflow="", span=None, args=(),
+                                 kwargs={}, execution_id=None, is_async=False)  # fmt: skip
+        for bp in self._span_bps:
+            if not bp.matches_span(name, attributes):
+                continue
+            if not self._act(bp, self._hits.hit(bp, ns), where, ns, span):
+                continue
+            if call is None:
+                if not self._span_orphans_reported:
+                    self._span_orphans_reported = True
+                    _logger.warning("debugger: span breakpoint %s matched span %r outside any "
+                                    "workflow or step: nothing to pause", bp.id, name)  # fmt: skip
+                continue
+            with self._lock:
+                if len(self._span_stops) > 10_000:  # calls that never reached a hook point
+                    self._span_stops.clear()
+                self._span_stops[call] = (bp.id, ns())
 
     def _store_changed(self) -> None:
         self._reload()

@@ -1,0 +1,78 @@
+"""Breakpoints on spans from any instrumentation: a SpanProcessor that never blocks.
+
+A span breakpoint (``set_breakpoint(span="GET *", attributes={"http.request.method":
+"GET"})``) matches a span by name glob and attribute values when it *starts* (the
+attributes given to ``start_span``; ones set later are not seen).  Hits are counted and
+conditions evaluated, with bdb's rules, over ``span`` (its name), ``attributes`` (its
+attributes, captured: bounded and scrubbed) and the enclosing step's ``workflow``,
+``step`` and ``execution_id``.  ``on_start`` never blocks: ``snapshot`` and ``log``
+actions happen at once (the snapshot and log line go, as events, to the matched span);
+a ``pause`` is carried out at the enclosing step's next hook point, its ``after`` or
+``on_error``, where it can block or await like any other pause.
+
+Workflow and step spans (ours) are left to step and workflow breakpoints.  A span the
+sampler of another tracer drops is never recorded, so no processor sees it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+
+from otel_workflow import semconv
+from otel_workflow._guard import report_internal_error
+
+if TYPE_CHECKING:
+    from otel_workflow.debugger.core import WorkflowDebugger
+
+
+class SpanBreakpointProcessor(SpanProcessor):
+    """Hands every started span to its debugger while it has span breakpoints."""
+
+    def __init__(self, debugger: WorkflowDebugger) -> None:
+        self.debugger = debugger
+        self.active = True  # False once detached: an SDK provider cannot remove a processor
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        dbg = self.debugger
+        if not dbg._span_bps or not self.active:
+            return
+        try:
+            attributes = span.attributes or {}
+            if semconv.WORKFLOW_SPAN_KIND in attributes:
+                return
+            dbg._span_started(span, span.name, attributes)
+        except Exception as exc:
+            report_internal_error("debugger.span", exc)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        return None
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def sdk_providers() -> list[Any]:
+    """The SDK tracer providers spans come from: configure()'s, the runtime's, the global."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from otel_workflow import config
+    from otel_workflow._runtime import RUNTIME
+
+    handle = config.current()
+    candidates = [
+        getattr(handle, "tracer_provider", None),
+        RUNTIME.explicit_provider,
+        trace.get_tracer_provider(),
+    ]
+    found: list[Any] = []
+    for provider in candidates:
+        if isinstance(provider, TracerProvider) and all(p is not provider for p in found):
+            found.append(provider)
+    return found
