@@ -28,8 +28,9 @@ def checkout(amount: int) -> str:
     return call_gateway(amount)
 
 
-def test_pause_lands_at_the_enclosing_steps_end(dbg: WorkflowDebugger,
-                                                ow_telemetry: TelemetryCapture) -> None:  # fmt: skip
+def test_pause_lands_at_the_enclosing_steps_end(
+    dbg: WorkflowDebugger, ow_telemetry: TelemetryCapture
+) -> None:
     """A pause span breakpoint stops the enclosing step at its after hook, with the span's data."""
     PROVIDER[:] = [ow_telemetry.tracer_provider]
     AFTER_SPAN.clear()
@@ -39,7 +40,8 @@ def test_pause_lands_at_the_enclosing_steps_end(dbg: WorkflowDebugger,
     thread.start()
     paused = dbg.wait_for_pause(timeout=5)
     assert paused is not None
-    assert (paused.reason, paused.step, paused.phase) == ("span breakpoint", "call_gateway", "after")
+    where = (paused.reason, paused.step, paused.phase)
+    assert where == ("span breakpoint", "call_gateway", "after")
     assert paused.breakpoint_id == bp.id
     assert paused.inspect("span['attributes']['http.request.method']") == "GET"
     assert AFTER_SPAN == [True]
@@ -55,9 +57,11 @@ def test_log_and_snapshot_act_at_once_with_conditions_over_attributes(
     PROVIDER[:] = [ow_telemetry.tracer_provider]
     lines: list[str] = []
     dbg.add_listener(lambda e: e.kind == "log" and lines.append(e.data["message"]))
-    log = dbg.set_breakpoint(span="*/charge", action="log", rate_limit=1000,
-                             condition="attributes['http.request.method'] == 'POST'",
-                             message="{step}: {attributes['http.request.method']} {span}")  # fmt: skip
+    log = dbg.set_breakpoint(
+        span="*/charge", action="log", rate_limit=1000,
+        condition="attributes['http.request.method'] == 'POST'",
+        message="{step}: {attributes['http.request.method']} {span}",
+    )  # fmt: skip
     snap = dbg.set_breakpoint(span="GET /charge", action="snapshot")
     for amount in (5, 500, 7):
         checkout(amount)
