@@ -64,6 +64,7 @@ class WorkflowTelemetry:
         self.metrics_pusher: Any = None
         self.snapshot_writer: Any = None
         self.store_path: str | None = None
+        self.diagnosis: Any = None  # the error diagnosis recording into the store
         self.shutdown_timeout_millis = shutdown_timeout_millis
         self._shut_down = False
 
@@ -107,6 +108,8 @@ class WorkflowTelemetry:
             RUNTIME.remove_metrics_consumer()
         if self.snapshot_writer is not None:
             parts.append(lambda: self.snapshot_writer.close() or True)
+        if self.diagnosis is not None:
+            parts.append(lambda: self.diagnosis.uninstall() or True)
         if self.metrics_server is not None:
             parts.append(lambda: self.metrics_server.close() or True)
         with _lock:
@@ -382,6 +385,11 @@ def _install(
         from otel_workflow.store import StoreSpanProcessor
 
         processors.append(StoreSpanProcessor(store_exporter))
+        # configure() is the composition root: the error diagnosis records every failed
+        # span into the same store, off the caller's thread (successful calls pay nothing).
+        from otel_workflow.diagnosis.api import install as install_diagnosis
+
+        handle.diagnosis = install_diagnosis(provider, str(store_exporter.path))
     if otlp_spans is not None:
         processors.append(otlp_spans)
     for processor in processors:
