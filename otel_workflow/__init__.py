@@ -50,6 +50,7 @@ __all__ = [
     "uninstrument",
     "unregister_error_rule",
     "unregister_hook",
+    "watched",
     "workflow",
     "workflow_span",
 ]
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     # a test keeps these imports and _LAZY naming the same objects.
     from otel_workflow.analytics import AnalyticsEngine
     from otel_workflow.config import WorkflowTelemetry, configure
-    from otel_workflow.debugger import debugger
+    from otel_workflow.debugger import debugger, watched
     from otel_workflow.diagnosis.api import diagnose, resolve
     from otel_workflow.diagnosis.report import error_report
     from otel_workflow.diagnosis.rules import register_error_rule, unregister_error_rule
@@ -84,6 +85,7 @@ _LAZY = {
     "AnalyticsEngine": ("otel_workflow.analytics", "AnalyticsEngine"),
     "schedule_report": ("otel_workflow.reports", "schedule_report"),
     "debugger": ("otel_workflow.debugger", "debugger"),
+    "watched": ("otel_workflow.debugger", "watched"),
     "workflow_span": ("otel_workflow.tracking", "workflow_span"),
     "step_span": ("otel_workflow.tracking", "step_span"),
     "track_workflow_start": ("otel_workflow.tracking", "track_workflow_start"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 import threading
 import types
+from typing import TypeVar
 
 from otel_workflow.debugger.breakpoints import Breakpoint, parse_hit_condition
 from otel_workflow.debugger.control import DebugEvent, Frame, PausedExecution
@@ -23,6 +24,7 @@ from otel_workflow.debugger.expressions import (
     compile_expression,
 )
 from otel_workflow.debugger.following import Watch
+from otel_workflow.debugger.mutations import watch_of
 from otel_workflow.debugger.snapshots import Change, Snapshot
 
 __all__ = [
@@ -39,8 +41,11 @@ __all__ = [
     "compile_expression",
     "debugger",
     "parse_hit_condition",
+    "watch_of",
+    "watched",
 ]
 
+T = TypeVar("T")
 _lock = threading.Lock()
 _default: WorkflowDebugger | None = None
 _origin: object = None  # the configure() handle the default debugger was built for
@@ -70,6 +75,15 @@ def debugger(store: str | None = None) -> WorkflowDebugger:
             _default = WorkflowDebugger(path).attach()
             _origin = handle if store is None and configured is not None else None
         return _default
+
+
+def watched(obj: T, name: str | None = None, *, workflow: str | None = None) -> T:
+    """``obj`` behind a proxy that reports its in-place mutations, with the step that made
+    them, to a watch of the process's debugger (``watch_of(proxy).events``).
+
+    >>> order = ow.watched({"status": "new"}, name="order")   # doctest: +SKIP
+    """
+    return debugger().watched(obj, name, workflow)  # type: ignore[no-any-return]
 
 
 def set_default(dbg: WorkflowDebugger | None) -> None:

@@ -43,6 +43,7 @@ from otel_workflow.debugger.following import (
     note,
     variables_of,
 )
+from otel_workflow.debugger.mutations import wrap
 from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
 from otel_workflow.debugger.spans import SpanBreakpointProcessor, sdk_providers
@@ -212,6 +213,8 @@ class WorkflowDebugger:
                 watch = old_watch or Watch(spec["expression"], spec.get("workflow"), spec["id"])
                 watch._compiled = watch._compiled or compile_expression(watch.expression)
                 watches[watch.id] = watch
+            # Object watches live with their proxies in this process, not in the store.
+            watches.update({k: w for k, w in self._watches.items() if w.kind == "object"})
             self._watches = watches
             self._trace_requests = {s["id"]: s for s in self.store.load("trace")}
 
@@ -518,6 +521,51 @@ class WorkflowDebugger:
             self.store.put("watch", watch.id, watch.to_dict())
         self._rebuild()
         return watch
+
+    def watched(self, obj: Any, name: str | None = None, workflow: str | None = None) -> Any:
+        """A proxy of ``obj`` (dict, list or object) reporting each in-place mutation, with
+        the step that made it, to a new watch (``watch_of(proxy).events``)."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"watched name must be a str, got {type(name).__name__}")
+        import uuid
+
+        label = name or type(obj).__name__
+        watch = Watch(label, workflow, uuid.uuid4().hex[:12], kind="object")
+        with self._lock:
+            self._watches[watch.id] = watch
+        self._rebuild()  # every step of interest: mutations name the step that made them
+        return wrap(obj, watch, self._mutated, label)
+
+    def _mutated(self, watch: Watch, path: str, op: str, key: Any, old: Any, new: Any) -> None:
+        """A watched object changed in place (called by the proxy, in the user's thread)."""
+        if watch.id not in self._watches:
+            return  # unwatched: the proxy keeps working, silently
+        try:
+            call = CURRENT_CALL.get()
+            if call is not None and watch.workflow not in (None, call.workflow):
+                return
+            label = "value" if key is None else str(key)
+            # Captured under the key's name, so a secret-named key is scrubbed.
+            old_value = capture({label: old}, SNAPSHOT_LIMITS).data
+            new_value = capture({label: new}, SNAPSHOT_LIMITS).data
+            event = {
+                "watch_id": watch.id,
+                "expression": path,
+                "op": op,
+                "key": None if key is None else str(key),
+                "execution_id": call.execution_id if call is not None else None,
+                "step": call.name if call is not None else None,
+                "step_index": call.step_index if call is not None else None,
+                "old": old_value.get(label) if isinstance(old_value, dict) else None,
+                "new": new_value.get(label) if isinstance(new_value, dict) else None,
+                "ts": time.time(),
+            }
+            watch.events.append(event)
+            if self.store is not None:
+                self.store.add_watch_event(event)
+            self.control.emit("watch", call.execution_id if call is not None else None, event)
+        except Exception as exc:
+            report_internal_error("debugger.watched", exc)
 
     def unwatch(self, watch_id: str) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ class Watch:
     id: str = ""
     events: list[dict[str, Any]] = field(default_factory=list)
     _compiled: Expression | None = field(default=None, repr=False)
+    kind: str = "expression"  # or "object": an ``ow.watched`` proxy's (this process only)
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "expression": self.expression, "workflow": self.workflow}
