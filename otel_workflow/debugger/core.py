@@ -22,7 +22,6 @@ from typing import Any
 
 from otel_workflow._guard import report_internal_error
 from otel_workflow._hooks import (
-    CURRENT_CALL,
     CallInfo,
     hook_interest_changed,
     register_hook,
@@ -43,7 +42,7 @@ from otel_workflow.debugger.following import (
     note,
     variables_of,
 )
-from otel_workflow.debugger.mutations import wrap
+from otel_workflow.debugger.mutations import mutation_event, wrap
 from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
 from otel_workflow.debugger.spans import SpanBreakpointProcessor, sdk_providers
@@ -92,7 +91,6 @@ class WorkflowDebugger:
         self._span_processor = SpanBreakpointProcessor(self)
         self._providers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._span_stops: dict[CallInfo, tuple[str, dict[str, Any]]] = {}
-        self._span_orphans_reported = False
         self.last_execution_id: str | None = None
         self.replays = Replays()
         self._replaying = 0
@@ -541,29 +539,13 @@ class WorkflowDebugger:
         if watch.id not in self._watches:
             return  # unwatched: the proxy keeps working, silently
         try:
-            call = CURRENT_CALL.get()
-            if call is not None and watch.workflow not in (None, call.workflow):
+            event = mutation_event(watch, path, op, key, old, new)
+            if event is None:
                 return
-            label = "value" if key is None else str(key)
-            # Captured under the key's name, so a secret-named key is scrubbed.
-            old_value = capture({label: old}, SNAPSHOT_LIMITS).data
-            new_value = capture({label: new}, SNAPSHOT_LIMITS).data
-            event = {
-                "watch_id": watch.id,
-                "expression": path,
-                "op": op,
-                "key": None if key is None else str(key),
-                "execution_id": call.execution_id if call is not None else None,
-                "step": call.name if call is not None else None,
-                "step_index": call.step_index if call is not None else None,
-                "old": old_value.get(label) if isinstance(old_value, dict) else None,
-                "new": new_value.get(label) if isinstance(new_value, dict) else None,
-                "ts": time.time(),
-            }
             watch.events.append(event)
             if self.store is not None:
                 self.store.add_watch_event(event)
-            self.control.emit("watch", call.execution_id if call is not None else None, event)
+            self.control.emit("watch", event["execution_id"], event)
         except Exception as exc:
             report_internal_error("debugger.watched", exc)
 
@@ -769,41 +751,6 @@ class WorkflowDebugger:
                 return
             self._providers.add(provider)
         provider.add_span_processor(self._span_processor)
-
-    def _span_started(self, span: Any, name: str, attributes: Mapping[str, Any]) -> None:
-        """A span of other instrumentation started (from the processor: never blocks)."""
-        call = CURRENT_CALL.get()
-        namespace: dict[str, Any] | None = None
-
-        def ns() -> dict[str, Any]:
-            nonlocal namespace
-            if namespace is None:
-                namespace = {
-                    "span": name,
-                    "attributes": capture(dict(attributes), SNAPSHOT_LIMITS).data,
-                    "workflow": call.workflow if call is not None else "",
-                    "step": call.name if call is not None else None,
-                    "execution_id": call.execution_id if call is not None else None,
-                }
-            return namespace
-
-        where = call or CallInfo(kind="span", name=name, workflow="", span=None, args=(),
-                                 kwargs={}, execution_id=None, is_async=False)  # fmt: skip
-        for bp in self._span_bps:
-            if not bp.matches_span(name, attributes):
-                continue
-            if not self._act(bp, self._hits.hit(bp, ns), where, ns, span):
-                continue
-            if call is None:
-                if not self._span_orphans_reported:
-                    self._span_orphans_reported = True
-                    _logger.warning("debugger: span breakpoint %s matched span %r outside any "
-                                    "workflow or step: nothing to pause", bp.id, name)  # fmt: skip
-                continue
-            with self._lock:
-                if len(self._span_stops) > 10_000:  # calls that never reached a hook point
-                    self._span_stops.clear()
-                self._span_stops[call] = (bp.id, ns())
 
     def _store_changed(self) -> None:
         self._reload()

@@ -17,10 +17,15 @@ object's own methods change through ``self`` bypasses the proxy and is not seen.
 
 from __future__ import annotations
 
+import time
 from collections.abc import MutableMapping, MutableSequence
 from typing import TYPE_CHECKING, Any
 
 import wrapt
+
+from otel_workflow._hooks import CURRENT_CALL
+from otel_workflow.capture import capture
+from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS
 
 if TYPE_CHECKING:
     from otel_workflow.debugger.following import Watch
@@ -173,3 +178,29 @@ def watch_of(proxy: Any) -> Watch:
     if not isinstance(proxy, _Watched):
         raise TypeError(f"not a watched object: {type(proxy).__name__}")
     return proxy._self_watch  # type: ignore[no-any-return]
+
+
+def mutation_event(
+    watch: Watch, path: str, op: str, key: Any, old: Any, new: Any
+) -> dict[str, Any] | None:
+    """The watch event of one mutation, naming the current step (None: another workflow)."""
+    call = CURRENT_CALL.get()
+    if call is not None and watch.workflow not in (None, call.workflow):
+        return None
+    label = "value" if key is None else str(key)
+    # Captured under the key's name, so a secret-named key is scrubbed.
+    old_value = capture({label: old}, SNAPSHOT_LIMITS).data
+    new_value = capture({label: new}, SNAPSHOT_LIMITS).data
+    event = {
+        "watch_id": watch.id,
+        "expression": path,
+        "op": op,
+        "key": None if key is None else str(key),
+        "execution_id": call.execution_id if call is not None else None,
+        "step": call.name if call is not None else None,
+        "step_index": call.step_index if call is not None else None,
+        "old": old_value.get(label) if isinstance(old_value, dict) else None,
+        "new": new_value.get(label) if isinstance(new_value, dict) else None,
+        "ts": time.time(),
+    }
+    return event
