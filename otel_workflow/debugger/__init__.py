@@ -60,9 +60,9 @@ def debugger(store: str | None = None) -> WorkflowDebugger:
     debugger on that store (the old one is closed).
     """
     global _default, _origin
-    from otel_workflow import config
+    from otel_workflow._runtime import RUNTIME
 
-    handle = config.current()
+    handle = RUNTIME.telemetry  # what configure() set up, if anything
     configured = getattr(handle, "store_path", None)
     with _lock:
         # A configure() with a store other than the one the default was built on.

@@ -43,7 +43,13 @@ from otel_workflow.debugger.following import (
     variables_of,
 )
 from otel_workflow.debugger.mutations import mutation_event, wrap
-from otel_workflow.debugger.replay import Recording, Replays, recording_from_store, run_replay
+from otel_workflow.debugger.replay import (
+    Recording,
+    Replays,
+    recording_from_store,
+    run_replay,
+    run_replay_async,
+)
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
 from otel_workflow.debugger.spans import SpanBreakpointProcessor, sdk_providers
 from otel_workflow.debugger.store import ChangePoller, DebugStore
@@ -672,6 +678,45 @@ class WorkflowDebugger:
         recording = recording_from_store(self.store.execution_steps(execution_id), execution_id)
         return self._fork(recording, from_step, overrides, step_overrides, func)
 
+    async def replay_async(
+        self,
+        execution_id: str,
+        from_step: str | None = None,
+        *,
+        overrides: Mapping[str, Any] | None = None,
+        step_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        func: Callable[..., Any] | None = None,
+    ) -> Any:
+        """:meth:`replay` for an async workflow (awaited on the caller's loop)."""
+        if self.store is None:
+            raise LookupError("replay() needs a store: WorkflowDebugger(store=path)")
+        recording = recording_from_store(self.store.execution_steps(execution_id), execution_id)
+        target = self._replay_target(recording, func)
+        self._replay_started(+1)
+        try:
+            result, fork_id = await run_replay_async(
+                recording, target, from_step=from_step, overrides=overrides,
+                step_overrides=step_overrides,
+            )  # fmt: skip
+        finally:
+            self._replay_started(-1)
+        self.last_execution_id = fork_id
+        return result
+
+    def _replay_target(self, recording: Recording, func: Any) -> Callable[..., Any]:
+        target = func or _decorated(self._workflows.get(recording.workflow))
+        if target is None:
+            raise LookupError(
+                f"workflow {recording.workflow!r} has not run in this process; "
+                "pass func= (the decorated workflow function)"
+            )
+        return target  # type: ignore[no-any-return]
+
+    def _replay_started(self, delta: int) -> None:
+        with self._lock:
+            self._replaying += delta
+        self._refresh_busy()
+
     def restore(self, snap: Snapshot, *, func: Callable[..., Any] | None = None) -> Any:
         """Fork the snapshot's execution from its step, with the snapshot's state."""
         steps = snap.state.get("steps") or {}
@@ -691,15 +736,8 @@ class WorkflowDebugger:
         step_overrides: Any,
         func: Callable[..., Any] | None,
     ) -> Any:
-        target = func or _decorated(self._workflows.get(recording.workflow))
-        if target is None:
-            raise LookupError(
-                f"workflow {recording.workflow!r} has not run in this process; "
-                "pass func= (the decorated workflow function)"
-            )
-        with self._lock:
-            self._replaying += 1
-        self._refresh_busy()
+        target = self._replay_target(recording, func)
+        self._replay_started(+1)
         try:
             result, fork_id = run_replay(
                 recording,
@@ -709,9 +747,7 @@ class WorkflowDebugger:
                 step_overrides=step_overrides,
             )
         finally:
-            with self._lock:
-                self._replaying -= 1
-            self._refresh_busy()
+            self._replay_started(-1)
         self.last_execution_id = fork_id
         return result
 

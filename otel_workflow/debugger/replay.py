@@ -5,9 +5,11 @@ The recording is the span store's captured values (``workflow.input`` / ``workfl
 so the workflow needs ``capture=True`` or capture turned on in ``configure()``), or a
 snapshot's state (:meth:`WorkflowDebugger.restore`).  Steps are matched by name and
 position: a step the code now calls in a different place than recorded stops the replay
-with :class:`ReplayDivergence` (step index, expected, got).  Because a hook cannot raise
-into the user's call, a diverged replay serves ``None`` for every later step (nothing
-else runs live) and the error is raised by ``replay()`` when the workflow returns.
+at once: that step raises :class:`ReplayDivergence` (step index, expected, got) without
+running its body (``CallInfo.substitute_exception``), so the error propagates through the
+workflow as any step failure would; if the workflow catches it and calls more steps, each
+raises it again, so nothing after a divergence runs live, and ``replay()`` raises it.
+Async workflows replay with ``await dbg.replay_async(...)``.
 """
 
 from __future__ import annotations
@@ -134,12 +136,12 @@ class Replays:
         plan.position += 1
         steps = plan.recording.steps
         if plan.divergence is not None:
-            call.substitute_result(None)
+            call.substitute_exception(plan.divergence)
             return
         expected = steps[index][0] if index < len(steps) else None
         if index < plan.from_index and expected != call.name:
             plan.divergence = ReplayDivergence(index, expected, call.name)
-            call.substitute_result(None)
+            call.substitute_exception(plan.divergence)
             return
         if index < plan.from_index:
             call.substitute_result(steps[index][1])
@@ -160,18 +162,7 @@ def run_replay(
     step_overrides: Mapping[str, Mapping[str, Any]] | None,
 ) -> tuple[Any, str | None]:
     """Run the fork; returns (result, the fork's execution id)."""
-    names = [name for name, _ in recording.steps]
-    if from_step is None:
-        from_index = len(names)
-    elif from_step in names:
-        from_index = names.index(from_step)
-    else:
-        raise ValueError(
-            f"from_step {from_step!r} is not a recorded step of "
-            f"{recording.execution_id!r} (recorded: {names})"
-        )
-    plan = _Plan(recording, from_index, dict(step_overrides or {}))
-    arguments = {**recording.input, **(overrides or {})}
+    plan, arguments = _plan(recording, from_step, overrides, step_overrides)
     token = _PLAN.set(plan)
     try:
         try:
@@ -185,3 +176,48 @@ def run_replay(
     if plan.divergence is not None:
         raise plan.divergence
     return result, plan.execution_id
+
+
+async def run_replay_async(
+    recording: Recording,
+    func: Callable[..., Any],
+    *,
+    from_step: str | None,
+    overrides: Mapping[str, Any] | None,
+    step_overrides: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[Any, str | None]:
+    """:func:`run_replay` for an async workflow, awaited in the caller's task."""
+    plan, arguments = _plan(recording, from_step, overrides, step_overrides)
+    token = _PLAN.set(plan)
+    try:
+        try:
+            result = await func(**arguments)
+        except Exception:
+            if plan.divergence is not None:
+                raise plan.divergence from None
+            raise
+    finally:
+        _PLAN.reset(token)
+    if plan.divergence is not None:
+        raise plan.divergence
+    return result, plan.execution_id
+
+
+def _plan(
+    recording: Recording,
+    from_step: str | None,
+    overrides: Mapping[str, Any] | None,
+    step_overrides: Mapping[str, Mapping[str, Any]] | None,
+) -> tuple[_Plan, dict[str, Any]]:
+    names = [name for name, _ in recording.steps]
+    if from_step is None:
+        from_index = len(names)
+    elif from_step in names:
+        from_index = names.index(from_step)
+    else:
+        raise ValueError(
+            f"from_step {from_step!r} is not a recorded step of "
+            f"{recording.execution_id!r} (recorded: {names})"
+        )
+    plan = _Plan(recording, from_index, dict(step_overrides or {}))
+    return plan, {**recording.input, **(overrides or {})}

@@ -106,10 +106,9 @@ def sdk_providers() -> list[Any]:
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    from otel_workflow import config
     from otel_workflow._runtime import RUNTIME
 
-    handle = config.current()
+    handle = RUNTIME.telemetry  # what configure() set up, if anything
     candidates = [
         getattr(handle, "tracer_provider", None),
         RUNTIME.explicit_provider,

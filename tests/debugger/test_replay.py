@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 import otel_workflow as ow
+from otel_workflow import semconv
 from otel_workflow.debugger import WorkflowDebugger
 from otel_workflow.debugger.replay import ReplayDivergence, ReplayError
 from otel_workflow.exporters.store import SQLiteSpanExporter
@@ -29,11 +31,35 @@ def charge(amount: int) -> str:
     return f"charged {amount}"
 
 
+CATCH: list[bool] = []
+
+
 @ow.workflow(capture=True)
 def buy(order: dict) -> str:
     if ORDER[0] == "charge":  # the code changed since the recording: an extra first step
-        charge(0)
+        try:
+            charge(0)
+        except ReplayDivergence:
+            if not CATCH:
+                raise
     return charge(price(order))
+
+
+@ow.step(capture=True)
+async def aprice(order: dict) -> int:
+    RUNS.append("aprice")
+    return order["qty"] * 10
+
+
+@ow.step(capture=True)
+async def acharge(amount: int) -> str:
+    RUNS.append("acharge")
+    return f"charged {amount}"
+
+
+@ow.workflow(capture=True)
+async def abuy(order: dict) -> str:
+    return await acharge(await aprice(order))
 
 
 @ow.workflow
@@ -87,6 +113,47 @@ def test_divergence_is_a_clear_error(dbg: WorkflowDebugger, recorded: str) -> No
     finally:
         ORDER[:] = ["price", "charge"]
     assert RUNS == []
+
+
+def test_divergence_fails_the_diverging_step_at_once(
+    dbg: WorkflowDebugger, recorded: str, ow_telemetry: TelemetryCapture
+) -> None:
+    """The diverging step raises the divergence (its span says so); a workflow that catches
+    it still runs nothing live after it."""
+    ORDER[:] = ["charge", "price"]
+    CATCH.append(True)
+    try:
+        with pytest.raises(ReplayDivergence, match="step 0"):
+            dbg.replay(recorded, from_step="charge")
+    finally:
+        ORDER[:] = ["price", "charge"]
+        CATCH.clear()
+    assert RUNS == []
+    failed = [
+        (s.name, (s.attributes or {}).get(semconv.STEP_INDEX))
+        for s in ow_telemetry.step_spans()
+        for e in s.events
+        if str((e.attributes or {}).get("exception.type")).endswith("ReplayDivergence")
+    ]
+    # charge(0) diverged; price, called after the workflow caught it, raised it again.
+    assert failed == [("charge", 0), ("price", 1)]
+
+
+def test_async_workflow_replays(
+    dbg: WorkflowDebugger, ow_telemetry: TelemetryCapture, tmp_path: Path
+) -> None:
+    """replay_async serves the recorded steps of an async workflow and runs the rest live."""
+    exporter = SQLiteSpanExporter(str(tmp_path / "store.db"))
+    ow_telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    asyncio.run(abuy({"qty": 2}))
+    original = dbg.last_execution_id
+    RUNS.clear()
+    assert original is not None
+    result = asyncio.run(dbg.replay_async(original, from_step="acharge",
+                                          step_overrides={"acharge": {"amount": 7}}))  # fmt: skip
+    assert result == "charged 7"
+    assert RUNS == ["acharge"]
+    assert dbg.last_execution_id not in (None, original)
 
 
 def test_replay_without_capture_says_how_to_turn_it_on(dbg: WorkflowDebugger, recorded: str,
