@@ -40,6 +40,9 @@ class Runtime:
         self.tracer: trace.Tracer | None = None
         self.explicit_provider: trace.TracerProvider | None = None
         self.metrics_consumers = 0
+        # What configure() set up (its handle), for the features built on it (debugger,
+        # diagnosis) to find the store and provider without importing the composition root.
+        self.telemetry: Any = None
         # Debugger/diagnosis hooks run around step bodies; empty tuple = nothing to do.
         self.hooks: tuple[Any, ...] = ()
         # Each hook method's handlers, bound once at registration.  ``call_hooks`` is true

@@ -115,6 +115,7 @@ class WorkflowTelemetry:
         with _lock:
             if _current is self:
                 _current = None
+                RUNTIME.telemetry = None
         explicit = RUNTIME.explicit_provider
         if explicit is not None and explicit is self.tracer_provider:
             RUNTIME.use_tracer_provider(None)
@@ -215,6 +216,7 @@ def configure(
         _check_options(options)
         handle = _build(**options)
         _current = handle
+        RUNTIME.telemetry = handle
         return handle
 
 

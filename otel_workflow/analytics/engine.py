@@ -11,10 +11,8 @@ it); an unknown workflow simply matches nothing and gives an empty result.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import IO, Any
 
 from otel_workflow.analytics import exports
@@ -360,32 +358,6 @@ class AnalyticsEngine:
         )
         return exports.write_json(dest, kind, window, columns, rows)
 
-    # --- documents ---------------------------------------------------------------------
-    def report(
-        self,
-        path: str | os.PathLike[str],
-        since: TimeSpec = "24h",
-        until: TimeSpec = None,
-        format: str = "html",
-    ) -> Path:
-        """Deprecated: use :func:`otel_workflow.reports.render_report(engine, path, ...)`.
-
-        Kept so code written against the first release keeps working; the engine itself
-        knows nothing of reports (they sit a layer above it), so this only forwards, and
-        the import happens at call time.
-        """
-        warnings.warn(
-            "AnalyticsEngine.report() is deprecated; use "
-            "otel_workflow.reports.render_report(engine, path, ...)",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        # The one upward reference, at call time only (no import cycle at module level);
-        # it goes with this method in 2.0.
-        from otel_workflow.reports import render_report
-
-        result: Path = render_report(self, path, since=since, until=until, format=format)
-        return result
 
     def dashboard_data(
         self,

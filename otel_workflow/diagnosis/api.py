@@ -106,11 +106,13 @@ def store_path(store: str | Path | None) -> str | None:
         return str(store)
     if _active_store is not None:
         return _active_store
-    from otel_workflow import config, settings
+    from otel_workflow import settings
+    from otel_workflow._runtime import RUNTIME
 
-    handle = config.current()
-    if handle is not None and handle.store_path:
-        return handle.store_path
+    handle = RUNTIME.telemetry  # what configure() set up, if anything
+    configured = getattr(handle, "store_path", None)
+    if configured:
+        return str(configured)
     value = settings.STORE.get()
     return str(value) if value else None
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from otel_workflow import semconv
-from otel_workflow.analytics._percentile import percentile
+from otel_workflow.analytics import percentile
 from otel_workflow.diagnosis.model import Evidence, EvidenceItem
 
 MAX_ROWS = 20_000

@@ -52,7 +52,8 @@ class Gunicorn:
         directory = tmp / "multiproc"
         directory.mkdir()
         env = dict(os.environ, OTEL_WORKFLOW_MULTIPROC_DIR=str(directory),
-                   OTEL_WORKFLOW_METRICS_PORT=str(self.metrics_port), PYTHONPATH=str(ROOT))  # fmt: skip
+                   OTEL_WORKFLOW_METRICS_PORT=str(self.metrics_port),
+                   PYTHONPATH=str(ROOT))  # fmt: skip
         env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         args = [gunicorn, "-w", str(WORKERS), "-b", f"127.0.0.1:{self.port}",
                 "--graceful-timeout", "5", "tests.integration._gunicorn_app:app"]  # fmt: skip

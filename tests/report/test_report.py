@@ -156,18 +156,6 @@ def test_empty_store_gives_a_report(empty_store_path: Path, tmp_path: Path) -> N
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
 
 
-def test_deprecated_engine_report_method_still_writes_the_report(
-    store_path: Path, tmp_path: Path
-) -> None:
-    """AnalyticsEngine.report() warns that it is deprecated and writes what render_report() does."""
-    with AnalyticsEngine.from_store(store_path) as engine, pytest.warns(
-        DeprecationWarning, match="render_report"
-    ):
-        path = engine.report(tmp_path / "sub" / "dir" / "r.html", since="6h")
-    assert path == tmp_path / "sub" / "dir" / "r.html"
-    assert path.read_text(encoding="utf-8").count("<svg") == len(CHART_KEYS)
-
-
 def test_one_window_for_every_section(store_path: Path) -> None:
     """collect() resolves the range once: every section covers the same since..until."""
     now = datetime(2030, 1, 1, tzinfo=timezone.utc)
