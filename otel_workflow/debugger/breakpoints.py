@@ -90,6 +90,9 @@ class Breakpoint:
     _hit_test: Callable[[int], bool] | None = field(default=None, repr=False, compare=False)
     _template: Template | None = field(default=None, repr=False, compare=False)
     _last_action: float = field(default=0.0, repr=False, compare=False)
+    # The ignore count last written to / read from the store: a reload keeps this
+    # process's consumed count unless another process changed the stored one.
+    _stored_ignore: int = field(default=-1, repr=False, compare=False)
 
     def validate(self) -> Breakpoint:
         """Check every option and compile the expressions; raises TypeError/ValueError."""

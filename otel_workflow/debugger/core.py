@@ -180,6 +180,7 @@ class WorkflowDebugger:
             self.clear_breakpoint(bp.id)
 
     def _save(self, bp: Breakpoint) -> None:
+        bp._stored_ignore = bp.ignore_count
         if self.store is not None:
             self.store.put("breakpoint", bp.id, bp.to_dict())
         self._rebuild()
@@ -206,9 +207,15 @@ class WorkflowDebugger:
                     )
                     continue
                 old = self._breakpoints.get(bp.id)
-                if old is not None:  # keep this process's counters
+                if old is not None and _same_spec(old.to_dict(), spec):
+                    fresh[bp.id] = old  # unchanged: this process's counters carry on
+                    continue
+                bp._stored_ignore = bp.ignore_count
+                if old is not None:  # changed elsewhere: keep this process's counters
                     bp.hit_count = max(bp.hit_count, old.hit_count)
                     bp._last_action, bp.condition_error = old._last_action, old.condition_error
+                    if bp.ignore_count == old._stored_ignore:  # not changed elsewhere
+                        bp.ignore_count = old.ignore_count
                 fresh[bp.id] = bp
             self._breakpoints = fresh
             watches: dict[str, Watch] = {}
@@ -797,6 +804,15 @@ class WorkflowDebugger:
         self.detach()
         if self.store is not None:
             self.store.close()
+
+
+_COUNTERS = ("hit_count", "ignore_count")
+
+
+def _same_spec(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Equal but for the per-process counters (hit count, ignore count left)."""
+    keys = (set(a) | set(b)) - set(_COUNTERS)
+    return all(a.get(k) == b.get(k) for k in keys)
 
 
 def _decorated(func: Any) -> Callable[..., Any] | None:

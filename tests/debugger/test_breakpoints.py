@@ -187,3 +187,22 @@ def test_two_processes_share_breakpoints_without_restart(tmp_path: Path) -> None
     finally:
         child.stdin.close()
         child.wait(10)
+
+
+def test_hit_counts_stay_per_process_across_reloads(dbg: WorkflowDebugger, tmp_path: Path) -> None:
+    """A change from another debugger on the store reloads the specs, but this process's hit
+    count and consumed ignore count carry on (bdb keeps them per process)."""
+    seen = _stops(dbg)
+    bp = dbg.set_breakpoint(step="charge", ignore_count=1)
+    pay([1])  # the ignored hit
+    other = WorkflowDebugger(tmp_path / "store.db")
+    try:
+        other.set_breakpoint(step="elsewhere")
+        dbg.refresh()
+        assert {b.step for b in dbg.list_breakpoints()} == {"charge", "elsewhere"}
+        pay([2])
+        assert seen == [2]
+        assert dbg.get_breakpoint(bp.id).hit_count == 2
+        assert other.get_breakpoint(bp.id).hit_count == 0  # counts are not shared
+    finally:
+        other.close()
