@@ -166,11 +166,14 @@ def test_capture_of_huge_containers_is_bounded() -> None:
     """A 5-million-item set, list and dict are read only up to max_items, in bounded time."""
     big = range(5_000_000)
     values = [set(big), list(big), dict.fromkeys(big)]
-    started = time.perf_counter()
-    for value in values:
-        result = capture(value)
-        assert result.truncated and len(result.data) == DEFAULT_LIMITS.max_items + 1
-    assert time.perf_counter() - started < 0.050
+    best = float("inf")
+    for _ in range(3):  # best of three: a bound on our work, not on the machine's load
+        started = time.perf_counter()
+        for value in values:
+            result = capture(value)
+            assert result.truncated and len(result.data) == DEFAULT_LIMITS.max_items + 1
+        best = min(best, time.perf_counter() - started)
+    assert best < 0.050, f"capture took {best * 1000:.1f} ms"
 
 
 def test_empty_containers_spend_the_budget() -> None:
