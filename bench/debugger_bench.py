@@ -93,9 +93,26 @@ def measure(setup: Callable[[], Callable[[], None]], run: Callable[[int], None])
 
 
 def main() -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(NullExporter(), max_queue_size=1 << 16))
-    RUNTIME.use_tracer_provider(provider)
+    # One provider per variant: the debugger adds its (inert) span-breakpoint processor to
+    # the provider in use when it attaches, and the baseline must not carry it.
+    providers: list[TracerProvider] = []
+
+    def provider() -> TracerProvider:
+        p = TracerProvider()
+        p.add_span_processor(BatchSpanProcessor(NullExporter(), max_queue_size=1 << 16))
+        providers.append(p)
+        return p
+
+    def on(
+        p: TracerProvider, setup: Callable[[], Callable[[], None]]
+    ) -> Callable[[], Callable[[], None]]:
+        def wrapped() -> Callable[[], None]:
+            RUNTIME.use_tracer_provider(p)
+            return setup()
+
+        return wrapped
+
+    RUNTIME.use_tracer_provider(provider())
     tmp = Path(tempfile.mkdtemp())
     idle = WorkflowDebugger(tmp / "idle.db")
     armed = WorkflowDebugger(tmp / "armed.db")
@@ -120,10 +137,10 @@ def main() -> None:
         return setup
 
     variants: dict[str, Callable[[], Callable[[], None]]] = {
-        "no hook": none,
-        "empty hook": hooked(EmptyHook()),
-        "debugger, nothing set": attached(idle),
-        "debugger, bp elsewhere": attached(armed),
+        "no hook": on(provider(), none),
+        "empty hook": on(provider(), hooked(EmptyHook())),
+        "debugger, nothing set": on(provider(), attached(idle)),
+        "debugger, bp elsewhere": on(provider(), attached(armed)),
     }
     runs: dict[str, Callable[[int], None]] = {"steps in one workflow": loop,
                                               "short executions": loop_short}  # fmt: skip
@@ -140,7 +157,8 @@ def main() -> None:
             print(f"  {name:<24} {ns:8.0f} ns/call  {ns / base:5.3f}x no hook")
     idle.close()
     armed.close()
-    provider.shutdown()
+    for p in providers:
+        p.shutdown()
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ class WorkflowDebugger:
         self._span_processor = SpanBreakpointProcessor(self)
         self._providers: weakref.WeakSet[Any] = weakref.WeakSet()
         self._span_stops: dict[CallInfo, tuple[str, dict[str, Any]]] = {}
+        self._attached = False
         self.last_execution_id: str | None = None
         self.replays = Replays()
         self._replaying = 0
@@ -259,6 +260,9 @@ class WorkflowDebugger:
             self._globs, self._span_bps = tuple(globs), tuple(spans)
             self._followed = frozenset(followed)
             self._step_names, self._step_globs = frozenset(step_names), tuple(step_globs)
+        if spans and self._attached:
+            # Only now: with no span breakpoint, spans pay nothing for one.
+            self._install_span_processor()
         self._refresh_busy(force=True)
 
     def _refresh_busy(self, force: bool = False) -> None:
@@ -764,8 +768,9 @@ class WorkflowDebugger:
         daemon thread that picks up other processes' changes."""
         register_hook(self)
         self._span_processor.active = True
-        for provider in sdk_providers():
-            self.add_to_provider(provider)
+        self._attached = True
+        if self._span_bps:
+            self._install_span_processor()
         if self.store is not None and self._poller is None:
             self._poller = ChangePoller(self.store, self._store_changed)
         return self
@@ -773,17 +778,23 @@ class WorkflowDebugger:
     def detach(self) -> None:
         """Unregister the hook, stop the change poller, resume every paused execution."""
         unregister_hook(self)
+        self._attached = False
         self._span_processor.active = False
         poller, self._poller = self._poller, None
         if poller is not None:
             poller.stop()
         self.control.resume_all()
 
+    def _install_span_processor(self) -> None:
+        for provider in sdk_providers():
+            self.add_to_provider(provider)
+
     def add_to_provider(self, provider: Any) -> None:
         """Add the span-breakpoint processor to an SDK ``TracerProvider`` (once per provider).
 
-        :meth:`attach` does it for configure()'s provider, the one the decorators use and
-        the global one; call this for another provider whose spans should carry breakpoints.
+        An attached debugger does it, when the first span breakpoint is set, for
+        configure()'s provider, the one the decorators use and the global one; call this for
+        another provider whose spans should carry breakpoints.
         """
         if not hasattr(provider, "add_span_processor"):
             raise TypeError(
