@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import otel_workflow as ow
@@ -73,3 +74,34 @@ def test_log_and_snapshot_act_at_once_with_conditions_over_attributes(
     names = [e.name for s in http for e in s.events]
     assert names.count("workflow.debugger.log") == 1
     assert names.count("workflow.debugger.snapshot") == 1
+
+
+@ow.step
+async def fetch_rate(currency: str) -> float:
+    tracer = PROVIDER[0].get_tracer("http")  # type: ignore[attr-defined]
+    with tracer.start_as_current_span("GET /rate", attributes={"currency": currency}):
+        await asyncio.sleep(0)
+    return 1.5
+
+
+@ow.workflow
+async def convert(currency: str) -> float:
+    return await fetch_rate(currency)
+
+
+def test_async_span_pause_awaits_while_other_executions_run(
+    dbg: WorkflowDebugger, ow_telemetry: TelemetryCapture
+) -> None:
+    """A span breakpoint's pause in an async step awaits; another execution on the loop ends."""
+    PROVIDER[:] = [ow_telemetry.tracer_provider]
+    dbg.set_breakpoint(span="GET /rate", attributes={"currency": "EUR"})
+
+    async def main() -> list[float]:
+        paused_task = asyncio.ensure_future(convert("EUR"))
+        other = await convert("USD")  # runs to the end while EUR is paused
+        paused = await asyncio.to_thread(dbg.wait_for_pause, 5)
+        assert paused is not None and paused.step == "fetch_rate" and not paused_task.done()
+        dbg.resume(paused.execution_id)
+        return [other, await paused_task]
+
+    assert asyncio.run(main()) == [1.5, 1.5]
