@@ -49,6 +49,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _default: WorkflowDebugger | None = None
 _origin: object = None  # the configure() handle the default debugger was built for
+_IN_MEMORY = object()  # ...or built in memory before any configure() with a store
 
 
 def debugger(store: str | None = None) -> WorkflowDebugger:
@@ -56,8 +57,9 @@ def debugger(store: str | None = None) -> WorkflowDebugger:
 
     Built lazily, so ``configure()`` costs nothing when no debugger is used: on the first
     call, on ``store`` if given, else on the store ``ow.configure(store=...)`` opened, else
-    in memory.  After a new ``configure()`` with another store, the next call builds a
-    debugger on that store (the old one is closed).
+    in memory.  After a ``configure()`` with another store (or the first one, when the
+    default was built in memory), the next call builds a debugger on that store, carrying
+    the old one's breakpoints, watches and traces over, and closes the old one.
     """
     global _default, _origin
     from otel_workflow._runtime import RUNTIME
@@ -67,13 +69,19 @@ def debugger(store: str | None = None) -> WorkflowDebugger:
     with _lock:
         # A configure() with a store other than the one the default was built on.
         stale = _origin is not None and configured is not None and _origin is not handle
+        old = None
         if stale and store is None and _default is not None:
-            _default.close()
-            _default = None
+            old, _default = _default, None
         if _default is None:
             path = store if store is not None else configured
             _default = WorkflowDebugger(path).attach()
-            _origin = handle if store is None and configured is not None else None
+            if store is not None:
+                _origin = None  # explicitly placed: never moved
+            else:
+                _origin = handle if configured is not None else _IN_MEMORY
+        if old is not None:
+            _default.adopt(old)
+            old.close()
         return _default
 
 

@@ -42,14 +42,9 @@ from otel_workflow.debugger.following import (
     note,
     variables_of,
 )
+from otel_workflow.debugger.forks import Forks
 from otel_workflow.debugger.mutations import mutation_event, wrap
-from otel_workflow.debugger.replay import (
-    Recording,
-    Replays,
-    recording_from_store,
-    run_replay,
-    run_replay_async,
-)
+from otel_workflow.debugger.replay import Replays
 from otel_workflow.debugger.snapshots import SNAPSHOT_LIMITS, Change, Snapshot, compare
 from otel_workflow.debugger.spans import SpanBreakpointProcessor, sdk_providers
 from otel_workflow.debugger.store import ChangePoller, DebugStore
@@ -57,7 +52,7 @@ from otel_workflow.debugger.store import ChangePoller, DebugStore
 _logger = logging.getLogger("otel_workflow.debugger")
 
 
-class WorkflowDebugger:
+class WorkflowDebugger(Forks):
     """Breakpoints, pauses, stepping, watches, traces, snapshots and replay.
 
     >>> dbg = WorkflowDebugger(store="otel-workflow.db")     # doctest: +SKIP
@@ -669,99 +664,6 @@ class WorkflowDebugger:
             raise LookupError("executions() needs a store: WorkflowDebugger(store=path)")
         return self.store.executions(workflow, status, limit)
 
-    # -- replay and fork ------------------------------------------------------------------
-    def replay(
-        self,
-        execution_id: str,
-        from_step: str | None = None,
-        *,
-        overrides: Mapping[str, Any] | None = None,
-        step_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-        func: Callable[..., Any] | None = None,
-    ) -> Any:
-        """Fork ``execution_id``: steps before ``from_step`` return their recorded outputs,
-        the rest run live with breakpoints active.  ``overrides`` replace workflow
-        arguments, ``step_overrides[step]`` a named step's arguments.  Returns the result;
-        the fork's id is :attr:`last_execution_id`.  Raises ReplayDivergence / ReplayError.
-        """
-        if self.store is None:
-            raise LookupError("replay() needs a store: WorkflowDebugger(store=path)")
-        recording = recording_from_store(self.store.execution_steps(execution_id), execution_id)
-        return self._fork(recording, from_step, overrides, step_overrides, func)
-
-    async def replay_async(
-        self,
-        execution_id: str,
-        from_step: str | None = None,
-        *,
-        overrides: Mapping[str, Any] | None = None,
-        step_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-        func: Callable[..., Any] | None = None,
-    ) -> Any:
-        """:meth:`replay` for an async workflow (awaited on the caller's loop)."""
-        if self.store is None:
-            raise LookupError("replay() needs a store: WorkflowDebugger(store=path)")
-        recording = recording_from_store(self.store.execution_steps(execution_id), execution_id)
-        target = self._replay_target(recording, func)
-        self._replay_started(+1)
-        try:
-            result, fork_id = await run_replay_async(
-                recording, target, from_step=from_step, overrides=overrides,
-                step_overrides=step_overrides,
-            )  # fmt: skip
-        finally:
-            self._replay_started(-1)
-        self.last_execution_id = fork_id
-        return result
-
-    def _replay_target(self, recording: Recording, func: Any) -> Callable[..., Any]:
-        target = func or _decorated(self._workflows.get(recording.workflow))
-        if target is None:
-            raise LookupError(
-                f"workflow {recording.workflow!r} has not run in this process; "
-                "pass func= (the decorated workflow function)"
-            )
-        return target  # type: ignore[no-any-return]
-
-    def _replay_started(self, delta: int) -> None:
-        with self._lock:
-            self._replaying += delta
-        self._refresh_busy()
-
-    def restore(self, snap: Snapshot, *, func: Callable[..., Any] | None = None) -> Any:
-        """Fork the snapshot's execution from its step, with the snapshot's state."""
-        steps = snap.state.get("steps") or {}
-        ordered = sorted(steps.items(), key=lambda kv: int(kv[0].rpartition("#")[2] or 0))
-        recorded = [(label.rpartition("#")[0] or label, value) for label, value in ordered]
-        recorded.append((snap.step, None))
-        recording = Recording(
-            snap.execution_id, snap.workflow, snap.state.get("input") or {}, recorded
-        )
-        return self._fork(recording, snap.step, None, None, func)
-
-    def _fork(
-        self,
-        recording: Recording,
-        from_step: str | None,
-        overrides: Any,
-        step_overrides: Any,
-        func: Callable[..., Any] | None,
-    ) -> Any:
-        target = self._replay_target(recording, func)
-        self._replay_started(+1)
-        try:
-            result, fork_id = run_replay(
-                recording,
-                target,
-                from_step=from_step,
-                overrides=overrides,
-                step_overrides=step_overrides,
-            )
-        finally:
-            self._replay_started(-1)
-        self.last_execution_id = fork_id
-        return result
-
     # -- lifecycle -------------------------------------------------------------------------
     def attach(self) -> WorkflowDebugger:
         """Register this debugger's hook with the step machine and, with a store, start the
@@ -784,6 +686,23 @@ class WorkflowDebugger:
         if poller is not None:
             poller.stop()
         self.control.resume_all()
+
+    def adopt(self, other: WorkflowDebugger) -> None:
+        """Take over ``other``'s breakpoints, expression watches and trace requests."""
+        for bp in other.list_breakpoints():
+            with self._lock:
+                self._breakpoints[bp.id] = bp
+            self._save(bp)
+        for watch in list(other._watches.values()):
+            with self._lock:
+                self._watches[watch.id] = watch
+            if self.store is not None and watch.kind == "expression":
+                self.store.put("watch", watch.id, watch.to_dict())
+        for spec in list(other._trace_requests.values()):
+            self._trace_requests[spec["id"]] = spec
+            if self.store is not None:
+                self.store.put("trace", spec["id"], spec)
+        self._rebuild()
 
     def _install_span_processor(self) -> None:
         for provider in sdk_providers():
@@ -824,14 +743,3 @@ def _same_spec(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Equal but for the per-process counters (hit count, ignore count left)."""
     keys = (set(a) | set(b)) - set(_COUNTERS)
     return all(a.get(k) == b.get(k) for k in keys)
-
-
-def _decorated(func: Any) -> Callable[..., Any] | None:
-    """The module-level decorated wrapper of an undecorated workflow function."""
-    if func is None:
-        return None
-    import sys
-
-    module = sys.modules.get(getattr(func, "__module__", "") or "")
-    wrapper = getattr(module, getattr(func, "__name__", ""), None)
-    return wrapper if getattr(wrapper, "__wrapped__", None) is func else None

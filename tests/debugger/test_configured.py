@@ -59,3 +59,26 @@ def test_debugger_persists_to_the_configured_store(configured: Path) -> None:
             assert read_component_version(conn, DEBUGGER.name) == DEBUGGER.version
     finally:
         dbg.close()
+
+
+def test_in_memory_default_moves_to_a_later_configured_store(tmp_path: Path) -> None:
+    """A debugger made before configure(store=...) moves there with its breakpoints."""
+    assert config.current() is None
+    set_default(None)
+    early = ow.debugger()
+    bp = early.set_breakpoint(step="charge", condition="total > 1")
+    store = tmp_path / "later.db"
+    handle = ow.configure(store=store, tracer_provider=TracerProvider())
+    try:
+        moved = ow.debugger()
+        assert moved is not early and moved.store is not None and moved.store.path == store
+        assert [b.id for b in moved.list_breakpoints()] == [bp.id]
+        other = WorkflowDebugger(store)
+        try:
+            assert [b.condition for b in other.list_breakpoints()] == ["total > 1"]
+        finally:
+            other.close()
+        moved.close()
+    finally:
+        handle.shutdown(5000)
+        set_default(None)
