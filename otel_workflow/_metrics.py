@@ -14,6 +14,7 @@ executions with that status.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from bisect import bisect_left
@@ -27,6 +28,18 @@ BOUNDS: tuple[float, ...] = semconv.DURATION_BUCKETS
 _NBUCKETS = len(BOUNDS) + 1  # the last bucket is +Inf
 
 DEFAULT_MAX_LABEL_VALUES = 200
+
+
+def _sampled(span: Any) -> int:
+    """The span's sampled bit (``trace_flags & 1``), cheaply.
+
+    An SDK span keeps its context in ``_context``: reading it directly costs half of the
+    ``get_span_context()`` call, on every step; any other span takes the API's way.
+    """
+    try:
+        return span._context.trace_flags & 1  # type: ignore[no-any-return]
+    except AttributeError:
+        return span.get_span_context().trace_flags & 1  # type: ignore[no-any-return]
 
 
 class HistogramCell:
@@ -55,7 +68,7 @@ class HistogramCell:
         with self.lock:
             self.counts[i] += 1
             self.sum += duration
-        if exemplar is not None and exemplar.get_span_context().trace_flags & 1:
+        if exemplar is not None and _sampled(exemplar):
             # A single list store is atomic under the GIL; the last writer wins, as intended.
             self.exemplars[i] = (exemplar, duration)
 
@@ -68,7 +81,7 @@ class HistogramCell:
             self.sum += duration
             self.cpu_counts[j] += 1
             self.cpu_sum += cpu
-        if exemplar is not None and exemplar.get_span_context().trace_flags & 1:
+        if exemplar is not None and _sampled(exemplar):
             self.exemplars[i] = (exemplar, duration)
 
     def read(self) -> tuple[list[int], float, list[int], float, list[Any]]:
@@ -120,18 +133,35 @@ class StatusCells:
 
 
 class ActiveGauge:
-    """Up-down counter of executions in flight for one label set."""
+    """Up-down counter of executions in flight for one label set.
 
-    __slots__ = ("labels", "lock", "value")
+    Two ``itertools.count`` objects, started and finished: ``next()`` on one is atomic
+    under the GIL (the step index relies on the same), so the hot path takes no lock;
+    the value is read (rarely: at collection) through the counters' pickling state.
+    """
+
+    __slots__ = ("_finished", "_started", "labels")
 
     def __init__(self, labels: tuple[tuple[str, str], ...]) -> None:
         self.labels = labels
-        self.lock = threading.Lock()
-        self.value = 0
+        self._started = itertools.count()
+        self._finished = itertools.count()
 
-    def add(self, delta: int) -> None:
-        with self.lock:
-            self.value += delta
+    def started(self) -> None:
+        next(self._started)
+
+    def finished(self) -> None:
+        next(self._finished)
+
+    @property
+    def value(self) -> int:
+        finished = self._finished.__reduce__()[1][0]
+        started = self._started.__reduce__()[1][0]
+        return int(started) - int(finished)
+
+    def reset(self) -> None:
+        self._started = itertools.count()
+        self._finished = itertools.count()
 
 
 class LabelCap:
@@ -246,8 +276,6 @@ class MetricsRegistry:
         for cells in (*self.workflows.values(), *self.steps.values()):
             for _status, cell in cells.by_status():
                 cell.lock = threading.Lock()
-        for gauge in self.active.values():
-            gauge.lock = threading.Lock()
         self.cap._lock = threading.Lock()
         self.reset()
 
@@ -258,8 +286,7 @@ class MetricsRegistry:
                 for _status, cell in cells.by_status():
                     cell.reset()
             for gauge in self.active.values():
-                with gauge.lock:
-                    gauge.value = 0
+                gauge.reset()
             for counter in self.errors.values():
                 counter[0] = 0
 
