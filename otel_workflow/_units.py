@@ -12,6 +12,8 @@ Every function takes ``None`` (and NaN) for "no value" and returns ``"-"``.
 ('80.0%', '100%', '<0.1%')
 >>> format_rate(0.5, "min")
 '30/min'
+>>> format_rate(20.0, over=3.0), format_rate(0.2, over=3600.0), format_rate(2e4, over=5e-5)
+('20/s over 3 s', '12/min over 1 h', '1 in 50 µs')
 """
 
 from __future__ import annotations
@@ -89,16 +91,39 @@ def format_percent(fraction: float | None) -> str:
     return f"{percent:.1f}%"
 
 
-def format_rate(per_second: float | None, window: str = "min") -> str:
+# A rate measured over less than this is shown as a count in that time: "1 in 50 µs"
+# reads right where "1.2e+06/min" does not.
+_SHORTEST_RATE_WINDOW = 1.0
+
+
+def format_rate(
+    per_second: float | None, window: str | None = None, *, over: float | None = None
+) -> str:
     """A rate in events per second, expressed per ``window`` (``s``, ``min``, ``h``, ``d``).
 
     ``format_rate(0.5, "min")`` is ``30/min``; three significant digits, as durations.
+
+    ``over`` is the length in seconds of the window the rate was measured over, and is
+    written beside it: ``12/min over 1 h``.  Without an explicit ``window`` the unit
+    never extrapolates beyond what was measured: per second under a minute
+    (``20/s over 3 s``), per minute from a minute on; under a second the rate is the
+    count in that time (``1 in 50 µs``).
     """
+    unit = window if window is not None else "min"
     try:
-        size = RATE_WINDOWS[window]
+        size = RATE_WINDOWS[unit]
     except KeyError:
         valid = ", ".join(RATE_WINDOWS)
         raise ValueError(f"window must be one of {valid}, not {window!r}") from None
     if per_second is None or _missing(per_second):
         return "-"
-    return f"{_sig3(per_second * size)}/{window}"
+    if over is None or _missing(over):
+        return f"{_sig3(per_second * size)}/{unit}"
+    if over <= 0:
+        return "-"
+    measured = format_duration(over)
+    if window is None and over < _SHORTEST_RATE_WINDOW:
+        return f"{_sig3(per_second * over)} in {measured}"
+    if window is None and over < RATE_WINDOWS["min"]:
+        unit, size = "s", 1.0
+    return f"{_sig3(per_second * size)}/{unit} over {measured}"

@@ -10,10 +10,11 @@ it); an unknown workflow simply matches nothing and gives an empty result.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from otel_workflow.analytics import exports
 from otel_workflow.analytics._backend import EXECUTION_ORDERS, TREND_METRICS, Backend
@@ -37,6 +38,21 @@ STEP_SORT_KEYS = ("p50", "p95", "p99", "avg", "max", "total_cpu_time", "count")
 
 DASHBOARD_DATA_VERSION = 1
 """Version of the :meth:`AnalyticsEngine.dashboard_data` document structure."""
+
+DEFAULT_RATE_SPAN = timedelta(hours=24)
+"""The longest window a statistic with no ``since`` covers (:meth:`AnalyticsEngine.rate_window`)."""
+
+_Rated = TypeVar("_Rated", WorkflowStats, StepStats, TypeStats)
+
+
+def _with_rate(stats: _Rated, window: TimeWindow) -> _Rated:
+    """``stats`` with its rate: ``count`` over the length of ``window``, per minute."""
+    assert window.since is not None and window.until is not None
+    seconds = (window.until - window.since).total_seconds()
+    per_minute = stats.count / seconds * 60.0 if seconds > 0 else None
+    return dataclasses.replace(
+        stats, throughput_per_minute=per_minute, rate_window_seconds=max(seconds, 0.0)
+    )
 
 
 def _positive_limit(limit: int | None, name: str = "limit") -> int | None:
@@ -119,6 +135,59 @@ class AnalyticsEngine:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows the store's writers had to drop, by reason (empty: none; always on Prometheus).
+
+        Statistics over a store that dropped rows undercount by that many.
+        """
+        return dict(self._backend.dropped_rows())
+
+    # --- the one definition of a rate --------------------------------------------------
+    def rate_window(
+        self,
+        since: TimeSpec = None,
+        until: TimeSpec = None,
+        workflow: str | None = None,
+        workflow_type: str | None = None,
+    ) -> TimeWindow:
+        """The window a statistic covers and its rate is over, both ends set.
+
+        Every ``throughput_per_minute`` is the executions in this window divided by its
+        length (``rate_window_seconds``), in :meth:`workflow_stats`, :meth:`step_stats`,
+        :meth:`by_type`, the CLI and the report alike.  It is the window asked for; an end
+        not asked for is the data's:
+
+        * ``since`` and ``until`` given: exactly that window;
+        * ``since`` given, no ``until``: from ``since`` to now;
+        * no ``since``: from the first execution to ``until`` (or, without ``until``, to
+          the end of the last-started execution), but never more than
+          :data:`DEFAULT_RATE_SPAN` (24 hours) before that end.  The statistics then count
+          only that window too.  Prometheus cannot know the data's extent: there it is
+          the 24 hours before ``until`` (or now).
+
+        So 60 executions over 3 seconds, queried with no range, are 1,200/min over 3 s.
+        """
+        window = resolve_window(since, until)
+        return self._rated(window, workflow, workflow_type)[1]
+
+    def _rated(
+        self, window: TimeWindow, workflow: str | None, workflow_type: str | None
+    ) -> tuple[TimeWindow, TimeWindow]:
+        """(the window to query, the rate window) for a resolved ``window``."""
+        now = datetime.now(timezone.utc)
+        if window.since is not None:
+            return window, TimeWindow(window.since, window.until or now)
+        extent = self._backend.extent(window, workflow, workflow_type)
+        if extent is not None:
+            first, last = extent
+            end = window.until or last
+            if end - first <= DEFAULT_RATE_SPAN:
+                # The query keeps its open start: nothing is lost to rounding the first start.
+                return window, TimeWindow(first, end)
+        end = window.until or (extent[1] if extent is not None else now)
+        start = end - DEFAULT_RATE_SPAN
+        return TimeWindow(start, window.until), TimeWindow(start, end)
+
     # --- statistics --------------------------------------------------------------------
     def workflow_stats(
         self,
@@ -127,13 +196,14 @@ class AnalyticsEngine:
         since: TimeSpec = None,
         until: TimeSpec = None,
     ) -> list[WorkflowStats]:
-        """One :class:`WorkflowStats` per (workflow, type), sorted by workflow name."""
-        window = resolve_window(since, until)
-        return self._backend.workflow_stats(
-            window,
-            _optional_name(workflow, "workflow"),
-            _optional_name(workflow_type, "workflow_type"),
-        )
+        """One :class:`WorkflowStats` per (workflow, type), sorted by workflow name.
+
+        Counts and rates cover :meth:`rate_window` (by default the data's last 24 hours).
+        """
+        name = _optional_name(workflow, "workflow")
+        wtype = _optional_name(workflow_type, "workflow_type")
+        query, rated = self._rated(resolve_window(since, until), name, wtype)
+        return [_with_rate(s, rated) for s in self._backend.workflow_stats(query, name, wtype)]
 
     def step_stats(
         self,
@@ -142,11 +212,16 @@ class AnalyticsEngine:
         since: TimeSpec = None,
         until: TimeSpec = None,
     ) -> list[StepStats]:
-        """One :class:`StepStats` per (workflow, step), sorted by workflow then step."""
-        window = resolve_window(since, until)
-        return self._backend.step_stats(
-            window, _optional_name(workflow, "workflow"), _optional_name(step, "step")
-        )
+        """One :class:`StepStats` per (workflow, step), sorted by workflow then step.
+
+        Counts and rates cover :meth:`rate_window`, as :meth:`workflow_stats`.
+        """
+        name = _optional_name(workflow, "workflow")
+        query, rated = self._rated(resolve_window(since, until), name, None)
+        return [
+            _with_rate(s, rated)
+            for s in self._backend.step_stats(query, name, _optional_name(step, "step"))
+        ]
 
     def slowest_steps(
         self,
@@ -230,9 +305,10 @@ class AnalyticsEngine:
         since: TimeSpec = None,
         until: TimeSpec = None,
     ) -> list[TypeStats]:
-        """One :class:`TypeStats` per ``workflow.type``, sorted by type."""
-        window = resolve_window(since, until)
-        return self._backend.by_type(window, _optional_name(workflow_type, "workflow_type"))
+        """One :class:`TypeStats` per ``workflow.type`` (sorted), over :meth:`rate_window`."""
+        wtype = _optional_name(workflow_type, "workflow_type")
+        query, rated = self._rated(resolve_window(since, until), None, wtype)
+        return [_with_rate(s, rated) for s in self._backend.by_type(query, wtype)]
 
     def errors_by_type(
         self,
@@ -304,8 +380,7 @@ class AnalyticsEngine:
         """
         if order not in EXECUTION_ORDERS:
             raise ValueError(
-                f"unknown execution order {order!r}: "
-                f"expected one of {', '.join(EXECUTION_ORDERS)}"
+                f"unknown execution order {order!r}: expected one of {', '.join(EXECUTION_ORDERS)}"
             )
         top = _positive_limit(limit)
         assert top is not None
@@ -357,7 +432,6 @@ class AnalyticsEngine:
             self, self._backend, kind, window, _optional_name(workflow, "workflow")
         )
         return exports.write_json(dest, kind, window, columns, rows)
-
 
     def dashboard_data(
         self,
@@ -421,4 +495,4 @@ class AnalyticsEngine:
         return doc
 
 
-__all__ = ["DASHBOARD_DATA_VERSION", "STEP_SORT_KEYS", "AnalyticsEngine"]
+__all__ = ["DASHBOARD_DATA_VERSION", "DEFAULT_RATE_SPAN", "STEP_SORT_KEYS", "AnalyticsEngine"]

@@ -58,10 +58,13 @@ class TimeWindow(_Model):
 class WorkflowStats(_Model):
     """Statistics of one workflow (name and type) over a time range.
 
-    ``success_rate``/``error_rate`` are fractions in [0, 1] of ``count``;
-    ``throughput_per_minute`` is executions per minute over the queried range.
-    Percentiles follow :func:`otel_workflow.analytics.percentile` on the store and
-    ``histogram_quantile`` on Prometheus.
+    ``success_rate``/``error_rate`` are fractions in [0, 1] of ``count``.
+    ``throughput_per_minute`` is ``count`` divided by the length of the rate window,
+    ``rate_window_seconds`` (the one definition of a rate, see :mod:`otel_workflow.analytics`:
+    the window asked for; an end not asked for is the data's, and a window with no start
+    covers at most the 24 hours before its end).  Percentiles follow
+    :func:`otel_workflow.analytics.percentile` on the store and ``histogram_quantile`` on
+    Prometheus.
     """
 
     workflow: str
@@ -79,11 +82,21 @@ class WorkflowStats(_Model):
     p95: float | None
     p99: float | None
     throughput_per_minute: float | None
+    rate_window_seconds: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class StepStats(_Model):
-    """Statistics of one step of one workflow over a time range (CPU times in seconds)."""
+    """Statistics of one step of one workflow over a time range (CPU times in seconds).
+
+    ``count`` is every attempt: ``succeeded + failed + cancelled + retried == count``,
+    where ``retried`` counts the attempts that failed and were retried (status
+    ``retried``) and ``failed`` only final failures.  ``error_rate`` is ``failed`` over
+    the calls that ended (``count - retried``): a step that fails twice and then
+    succeeds has ``failed == 0``, ``retried == 2`` and an error rate of 0.
+    ``throughput_per_minute`` is ``count`` over ``rate_window_seconds``, as for
+    :class:`WorkflowStats`.
+    """
 
     workflow: str
     step: str
@@ -91,6 +104,7 @@ class StepStats(_Model):
     succeeded: int
     failed: int
     cancelled: int
+    retried: int
     error_rate: float
     avg: float | None
     min: float | None
@@ -101,6 +115,7 @@ class StepStats(_Model):
     throughput_per_minute: float | None
     total_cpu_time: float | None
     avg_cpu_time: float | None
+    rate_window_seconds: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,11 +167,15 @@ class TypeStats(_Model):
     p95: float | None
     p99: float | None
     throughput_per_minute: float | None
+    rate_window_seconds: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class ErrorTypeStats(_Model):
-    """Failed steps grouped by workflow, step, ``error.type`` and error category."""
+    """Final step failures grouped by workflow, step, ``error.type`` and error category.
+
+    A retried attempt is not a failure and is not counted here.
+    """
 
     workflow: str
     step: str

@@ -18,7 +18,10 @@ What differs from the store, by design:
   metric labels), so ``user_stats``, ``outliers`` and raw row exports raise
   NotImplementedError saying so.
 
-An open ``since`` means 24 hours before ``until``; an open ``until`` means now.
+An open ``since`` means 24 hours before ``until``; an open ``until`` means now (the
+extent of the data is not known: a counter keeps being scraped after the last
+execution).  A ``workflow_status="retried"`` attempt is neither a success nor a failure;
+failures are ``workflow_status="error"`` (and any other unknown status).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from otel_workflow import semconv as sc
-from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
+from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary, Outcomes
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
     ErrorTypeStats,
@@ -68,9 +71,15 @@ def _quote(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _selector(metric: str, **labels: str | None) -> str:
+def _selector(metric: str, *raw: str, **labels: str | None) -> str:
+    """``metric{k="v",...}`` for the labels that are set, then the ``raw`` matchers."""
     matchers = [f"{k}={_quote(v)}" for k, v in labels.items() if v is not None]
+    matchers.extend(raw)
     return metric + ("{" + ",".join(matchers) + "}" if matchers else "")
+
+
+# The calls that ended: every attempt but those that were retried.
+_ENDED = f"{sc.PROM_LABEL_STATUS}!={_quote(sc.STATUS_RETRIED)}"
 
 
 def _sum_increase(metric: str, selector: dict[str, str | None], rng: str, by: str) -> str:
@@ -113,6 +122,10 @@ class PrometheusBackend:
 
     def close(self) -> None:
         """Nothing to release: every query is its own HTTP request."""
+
+    def dropped_rows(self) -> dict[str, int]:
+        """Nothing: a scrape has no store to drop rows from."""
+        return {}
 
     # --- HTTP --------------------------------------------------------------------------
     def _api(self, path: str, params: dict[str, str]) -> Any:
@@ -223,34 +236,31 @@ class PrometheusBackend:
         Statuses come from the ``counter`` of executions, durations from ``histogram``,
         whose per-group observation counts are returned too (the divisor of other averages).
         """
-        start, end, rng = bounds
+        _, end, rng = bounds
         statuses = self._status_counts(counter, selector, group, rng, end)
         sums, counts, p50, p95, p99 = self._histogram_stats(histogram, selector, group, rng, end)
-        minutes = (end - start).total_seconds() / 60.0
         out = {}
         for key in sorted(statuses):
-            by_status = statuses[key]
-            count = sum(by_status.values())
-            if count == 0:
+            outcomes = Outcomes.of(statuses[key])
+            if outcomes.count == 0:
                 continue
             out[key] = GroupSummary(
-                count=count,
-                succeeded=by_status.get(sc.STATUS_OK, 0),
-                failed=sum(
-                    n for s, n in by_status.items() if s not in (sc.STATUS_OK, sc.STATUS_CANCELLED)
-                ),
-                cancelled=by_status.get(sc.STATUS_CANCELLED, 0),
+                outcomes=outcomes,
                 avg=_average(sums.get(key), counts.get(key)),
                 min=None,
                 max=None,
                 p50=p50.get(key),
                 p95=p95.get(key),
                 p99=p99.get(key),
-                throughput_per_minute=count / minutes if minutes > 0 else None,
             )
         return out, counts
 
     # --- statistics --------------------------------------------------------------------
+    def extent(
+        self, window: TimeWindow, workflow: str | None, workflow_type: str | None
+    ) -> tuple[datetime, datetime] | None:
+        return None  # unknowable from counters: the engine takes 24 h before the end
+
     def workflow_stats(
         self, window: TimeWindow, workflow: str | None, workflow_type: str | None
     ) -> list[WorkflowStats]:
@@ -289,14 +299,13 @@ class PrometheusBackend:
         ]
 
     def by_type(self, window: TimeWindow, workflow_type: str | None) -> list[TypeStats]:
-        start, end, rng = self._bounds(window)
+        _, end, rng = self._bounds(window)
         selector = {sc.PROM_LABEL_WORKFLOW_TYPE: workflow_type}
         group = (sc.PROM_LABEL_WORKFLOW_TYPE,)
         per_workflow = self.workflow_stats(window, None, workflow_type)
         sums, counts, p50, p95, p99 = self._histogram_stats(
             sc.PROM_WORKFLOW_DURATION, selector, group, rng, end
         )
-        minutes = (end - start).total_seconds() / 60.0
         out = []
         for wtype in sorted({s.workflow_type for s in per_workflow}):
             members = [s for s in per_workflow if s.workflow_type == wtype]
@@ -319,7 +328,7 @@ class PrometheusBackend:
                     p50=p50.get(key),
                     p95=p95.get(key),
                     p99=p99.get(key),
-                    throughput_per_minute=count / minutes if minutes > 0 else None,
+                    throughput_per_minute=None,  # the engine's, over its rate window
                 )
             )
         return out
@@ -375,18 +384,18 @@ class PrometheusBackend:
     ) -> str:
         by = f" by ({label})" if label else ""
 
-        def inc(name: str, **extra: str | None) -> str:
-            return f"sum{by} (increase({_selector(name, **selector, **extra)}[{interval}]))"
+        def inc(name: str, *raw: str, **extra: str | None) -> str:
+            return f"sum{by} (increase({_selector(name, *raw, **selector, **extra)}[{interval}]))"
 
         executions = sc.PROM_WORKFLOW_EXECUTIONS
         if metric in ("count", "throughput"):
             return inc(executions)
+        # Over the calls that ended: a retried attempt is neither a success nor a failure.
+        ended_inc = inc(executions, _ENDED)
         if metric == "error_rate":
-            return (
-                f"{inc(executions, **{sc.PROM_LABEL_STATUS: sc.STATUS_ERROR})} / {inc(executions)}"
-            )
+            return f"{inc(executions, **{sc.PROM_LABEL_STATUS: sc.STATUS_ERROR})} / {ended_inc}"
         if metric == "success_rate":
-            return f"{inc(executions, **{sc.PROM_LABEL_STATUS: sc.STATUS_OK})} / {inc(executions)}"
+            return f"{inc(executions, **{sc.PROM_LABEL_STATUS: sc.STATUS_OK})} / {ended_inc}"
         duration = sc.PROM_WORKFLOW_DURATION
         if metric == "avg":
             return f"{inc(duration + '_sum')} / {inc(duration + '_count')}"

@@ -6,8 +6,10 @@ each group's count, sum, min and max, then each percentile is one
 ``ORDER BY duration LIMIT 2 OFFSET rank`` walk of that group's index range — no table
 scan and no sort, so statistics over millions of rows take a fraction of a second.
 
-Rates are per minute over the queried range; an open end of the range is the extent of
-the data (the first start, the end of the last-started span).
+Counts classify each row's status once (:class:`._backend.Outcomes`): a ``retried``
+attempt is neither a success nor a failure.  Rates are the engine's (one definition, over
+its rate window); :meth:`StoreBackend.extent` gives it the data's first start and the end
+of the last-started execution.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from __future__ import annotations
 import itertools
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from otel_workflow import semconv
-from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary
+from otel_workflow.analytics._backend import QUANTILE_OF, GroupSummary, Outcomes
 from otel_workflow.analytics._percentile import percentile, ranks
 from otel_workflow.analytics.models import (
     ConcurrencyStats,
@@ -42,12 +45,10 @@ from otel_workflow.store import StoreReader
 _OK = semconv.STATUS_OK
 _ERROR = semconv.STATUS_ERROR
 _CANCELLED = semconv.STATUS_CANCELLED
+_RETRIED = semconv.STATUS_RETRIED
 _MAX_BUCKETS = 100_000
 # The condition of the partial *_failed indexes, spelled exactly so SQLite picks them.
 _NOT_OK = "status != 'ok'"
-
-def _rate(part: int, whole: int) -> float:
-    return part / whole if whole else 0.0
 
 
 class _Where:
@@ -98,18 +99,24 @@ class StoreBackend:
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self._conn.execute(sql, params).fetchall()
 
-    def _minutes(self, table: str, window: TimeWindow) -> float | None:
-        """Minutes in the range; open ends are the data's extent."""
-        start = to_ns(window.since) if window.since is not None else None
-        end = to_ns(window.until) if window.until is not None else None
-        if start is None:
-            start = self._query(f"SELECT min(start_ns) FROM {table}")[0][0]
-        if end is None:
-            row = self._query(f"SELECT end_ns FROM {table} ORDER BY start_ns DESC LIMIT 1")
-            end = row[0][0] if row else None
-        if start is None or end is None or end <= start:
+    def extent(
+        self, window: TimeWindow, workflow: str | None, workflow_type: str | None
+    ) -> tuple[datetime, datetime] | None:
+        """The first start and the end of the last-started execution before ``until``."""
+        where = _Where(TimeWindow(None, window.until)).eq("workflow", workflow)
+        where.eq("workflow_type", workflow_type)
+        first = self._query(f"SELECT min(start_ns) FROM executions{where.sql()}", where.params)
+        last = self._query(
+            f"SELECT end_ns FROM executions{where.sql()} ORDER BY start_ns DESC LIMIT 1",
+            where.params,
+        )
+        if not last or first[0][0] is None:
             return None
-        return float(end - start) / 60e9
+        # Whole microseconds (a datetime's resolution), outward: a window from the first
+        # start never leaves the first execution out.
+        start = first[0][0] - first[0][0] % 1000
+        end = max(last[0][0], first[0][0])
+        return from_ns(start), from_ns(end + (-end) % 1000)
 
     def _percentiles(
         self,
@@ -144,24 +151,19 @@ class StoreBackend:
                 result[q] = float(values[0] + (values[1] - values[0]) * weight)
         return result
 
-    def _failures(
+    def _not_ok(
         self, table: str, index: str, group: tuple[str, str], where: _Where
-    ) -> dict[tuple[str, str], tuple[int, int]]:
-        """(failed, cancelled) per group, from the partial index of non-ok rows."""
+    ) -> dict[tuple[str, str], dict[str, int]]:
+        """Rows per status other than ok, per group, from the partial index of non-ok rows."""
         clause = where.sql(_NOT_OK)
         rows = self._query(
             f"SELECT {group[0]}, {group[1]}, status, count(*) FROM {table} INDEXED BY {index}"
             f"{clause} GROUP BY 1, 2, 3",
             where.params,
         )
-        out: dict[tuple[str, str], tuple[int, int]] = {}
+        out: dict[tuple[str, str], dict[str, int]] = {}
         for a, b, status, n in rows:
-            failed, cancelled = out.get((a, b), (0, 0))
-            if status == _CANCELLED:
-                cancelled += n
-            else:
-                failed += n
-            out[(a, b)] = (failed, cancelled)
+            out.setdefault((a, b), {})[status] = n
         return out
 
     def _summaries(
@@ -187,25 +189,20 @@ class StoreBackend:
         )
         if not rows:
             return
-        failures = self._failures(table, f"ix_{table}_failed", group, where)
-        minutes = self._minutes(table, window)
+        not_ok = self._not_ok(table, f"ix_{table}_failed", group, where)
         for first, second, count, total, low, high, *more in rows:
-            failed, cancelled = failures.get((first, second), (0, 0))
+            others = not_ok.get((first, second), {})
             pct = self._percentiles(
                 table, index, {a: first, b: second}, _Where(window), count, QUANTILE_OF.values()
             )
             summary = GroupSummary(
-                count=count,
-                succeeded=count - failed - cancelled,
-                failed=failed,
-                cancelled=cancelled,
+                outcomes=Outcomes.of({_OK: count - sum(others.values()), **others}),
                 avg=total / count,
                 min=low,
                 max=high,
                 p50=pct[0.5],
                 p95=pct[0.95],
                 p99=pct[0.99],
-                throughput_per_minute=(count / minutes) if minutes else None,
             )
             yield (first, second), summary, tuple(more)
 
@@ -247,7 +244,6 @@ class StoreBackend:
 
     def by_type(self, window: TimeWindow, workflow_type: str | None) -> list[TypeStats]:
         where = _Where(window).eq("workflow_type", workflow_type)
-        minutes = self._minutes("executions", window)
         out = []
         sql = (
             "SELECT workflow_type, duration, status, workflow FROM executions"
@@ -256,23 +252,22 @@ class StoreBackend:
         for (wtype,), rows in self._sorted_groups(sql, where.params, 1):
             durations = [r[1] for r in rows]
             count = len(rows)
-            failed = sum(1 for r in rows if r[2] not in (_OK, _CANCELLED))
-            cancelled = sum(1 for r in rows if r[2] == _CANCELLED)
+            outcomes = Outcomes.of(Counter(r[2] for r in rows))
             out.append(
                 TypeStats(
                     workflow_type=wtype,
                     workflows=len({r[3] for r in rows}),
                     count=count,
-                    succeeded=count - failed - cancelled,
-                    failed=failed,
-                    cancelled=cancelled,
-                    success_rate=_rate(count - failed - cancelled, count),
-                    error_rate=_rate(failed, count),
+                    succeeded=outcomes.succeeded,
+                    failed=outcomes.failed,
+                    cancelled=outcomes.cancelled,
+                    success_rate=outcomes.success_rate,
+                    error_rate=outcomes.error_rate,
                     avg=sum(durations) / count,
                     p50=percentile(durations, 0.5),
                     p95=percentile(durations, 0.95),
                     p99=percentile(durations, 0.99),
-                    throughput_per_minute=(count / minutes) if minutes else None,
+                    throughput_per_minute=None,  # the engine's, over its rate window
                 )
             )
         return out
@@ -289,15 +284,15 @@ class StoreBackend:
         for (user,), rows in self._sorted_groups(sql, where.params, 1):
             durations = [r[1] for r in rows]
             count = len(rows)
-            failed = sum(1 for r in rows if r[2] not in (_OK, _CANCELLED))
+            outcomes = Outcomes.of(Counter(r[2] for r in rows))
             starts = [r[3] for r in rows]
             out.append(
                 UserStats(
                     user_id=user,
                     executions=count,
-                    succeeded=sum(1 for r in rows if r[2] == _OK),
-                    failed=failed,
-                    error_rate=_rate(failed, count),
+                    succeeded=outcomes.succeeded,
+                    failed=outcomes.failed,
+                    error_rate=outcomes.error_rate,
                     avg=sum(durations) / count,
                     p95=percentile(durations, 0.95),
                     first_seen=from_ns(min(starts)),
@@ -309,7 +304,8 @@ class StoreBackend:
 
     def errors_by_type(self, window: TimeWindow, workflow: str | None) -> list[ErrorTypeStats]:
         where = _Where(window).eq("workflow", workflow)
-        # _NOT_OK lets SQLite use the partial index of failed rows.
+        # Final failures only (a retried attempt is not one); _NOT_OK lets SQLite use the
+        # partial index of non-ok rows.
         clause = where.sql(_NOT_OK, "status = ?")
         rows = self._query(
             "SELECT workflow, step, coalesce(error_type, ''), coalesce(error_category, ''), "
@@ -512,7 +508,7 @@ class StoreBackend:
     ) -> list[ExecutionRecord]:
         where = _Where(window).eq("workflow", workflow)
         if failed_only:
-            where.add("status NOT IN (?, ?)", _OK, _CANCELLED)
+            where.add("status NOT IN (?, ?, ?)", _OK, _CANCELLED, _RETRIED)
         by = "duration DESC" if order == "slowest" else "start_ns DESC"
         rows = self._query(
             "SELECT workflow, workflow_type, execution_id, trace_id, span_id, start_ns, duration, "
@@ -567,10 +563,9 @@ def _trend_value(metric: str, rows: list[tuple[Any, ...]], minutes: float) -> fl
         return count / minutes
     if count == 0:
         return None
-    if metric == "error_rate":
-        return sum(1 for r in rows if r[3] not in (_OK, _CANCELLED)) / count
-    if metric == "success_rate":
-        return sum(1 for r in rows if r[3] == _OK) / count
+    if metric in ("error_rate", "success_rate"):
+        outcomes = Outcomes.of(Counter(r[3] for r in rows))
+        return outcomes.error_rate if metric == "error_rate" else outcomes.success_rate
     durations: list[float] = [r[2] for r in rows]
     if metric == "avg":
         return sum(durations) / count

@@ -6,8 +6,10 @@
     otel-workflow export --kind steps --format json --out steps.json
 
 Tables are for people (durations in µs/ms/s, rates as percentages, fitted to ``$COLUMNS``
-or the terminal); ``--format csv|json`` is for machines (raw seconds in ``*_seconds``
-columns, rates as fractions).
+or the terminal; a throughput says the window it is over: ``20/s over 3 s``);
+``--format csv|json`` is for machines (raw seconds in ``*_seconds`` columns, rates as
+fractions).  ``steps`` counts retried attempts apart (``retries``): a retried attempt is
+not a failure.  When the store dropped rows, a warning on standard error says how many.
 The source is ``--store PATH`` (default ``$OTEL_WORKFLOW_STORE`` or ``otel-workflow.db``)
 or ``--prometheus URL``.
 """
@@ -149,6 +151,14 @@ def _per_minute(value: Any) -> str:
     return "-" if value is None else format_rate(value / 60.0, "min")
 
 
+def _rate(item: Any) -> str:
+    """The throughput with the window it is over (the one rate formatter)."""
+    per_minute = item.throughput_per_minute
+    if per_minute is None:
+        return "-"
+    return format_rate(per_minute / 60.0, over=item.rate_window_seconds)
+
+
 def _int(value: Any) -> str:
     return "-" if value is None else f"{value:,.0f}"
 
@@ -168,6 +178,7 @@ def _trend_value(metric: str) -> tuple[str, Callable[[Any], str]]:
 
 
 _Spec = tuple[tuple[Column, str, Callable[[Any], str]], ...]
+_WHOLE = ""  # the field of a cell computed from the whole item (see _value)
 
 
 def _col(header: str, priority: int = 0, *, numeric: bool = True) -> Column:
@@ -188,16 +199,18 @@ _TABLES: dict[str, _Spec] = {
         (_col("avg", 1), "avg", format_duration), (_col("p50", 3), "p50", format_duration),
         (_col("p95"), "p95", format_duration), (_col("p99", 2), "p99", format_duration),
         (_col("max", 1), "max", format_duration),
-        (_col("per min", 2), "throughput_per_minute", _per_minute),
+        (_col("rate", 2), _WHOLE, _rate),
     ),
     "StepStats": (
         (_col("workflow", numeric=_NAME), "workflow", str),
         (_col("step", numeric=_NAME), "step", str),
         (_col("runs"), "count", _int), (_col("failed", 1), "failed", _int),
+        (_col("retries", 1), "retried", _int),
         (_col("errors"), "error_rate", format_percent), (_col("avg", 1), "avg", format_duration),
         (_col("p50", 3), "p50", format_duration), (_col("p95"), "p95", format_duration),
         (_col("p99", 2), "p99", format_duration), (_col("max", 1), "max", format_duration),
         (_col("cpu avg", 3), "avg_cpu_time", format_duration),
+        (_col("rate", 3), _WHOLE, _rate),
     ),
     "UserStats": (
         (_col("user", numeric=_NAME), "user_id", str), (_col("runs"), "executions", _int),
@@ -256,7 +269,8 @@ def _emit(args: argparse.Namespace, title: str, items: Sequence[Any]) -> int:
     spec = _trend_spec(items) if kind == "TrendPoint" else _TABLES.get(kind)
     if spec is None:
         spec = tuple((Column(f.name), f.name, _cell) for f in dataclasses.fields(items[0]))
-    rows = [[fmt(getattr(item, field)) for _, field, fmt in spec] for item in items]
+    rows = [[fmt(getattr(item, field) if field else item) for _, field, fmt in spec]
+            for item in items]  # fmt: skip
     for line in render(title, [column for column, _, _ in spec], rows, output_width()):
         print(line)
     return 0
@@ -268,12 +282,29 @@ def _with_engine(
     def wrapper(args: argparse.Namespace) -> int:
         try:
             with _engine(args) as engine:
+                warn_dropped(engine, f"otel-workflow {args.command}")
                 return run(engine, args)
         except NotImplementedError as exc:
             print(f"otel-workflow {args.command}: {exc}", file=sys.stderr)
             return 2
 
     return wrapper
+
+
+def dropped_warning(dropped: dict[str, int]) -> str | None:
+    """The line saying that the store dropped rows, or None when it dropped none."""
+    total = sum(dropped.values())
+    if not total:
+        return None
+    reasons = ", ".join(f"{reason}: {n:,}" for reason, n in sorted(dropped.items()) if n)
+    return f"the store dropped {total:,} rows ({reasons}); the figures undercount by that many"
+
+
+def warn_dropped(engine: Any, prefix: str) -> None:
+    """Print :func:`dropped_warning` to standard error (not into CSV/JSON output)."""
+    line = dropped_warning(engine.dropped_rows())
+    if line is not None:
+        print(f"{prefix}: warning: {line}", file=sys.stderr)
 
 
 # --- commands ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from otel_workflow import settings
+from otel_workflow.cli.analytics_commands import warn_dropped
 
 if TYPE_CHECKING:
     from otel_workflow.analytics.engine import AnalyticsEngine
@@ -87,8 +88,9 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--prometheus", metavar="URL", help="Prometheus HTTP API base URL")
     parser.add_argument(
         "--since",
-        help="start: a duration ago (15m, 24h, 7d) or an ISO 8601 time (default 24h; on a "
-        "schedule: a duration, default the time since the previous send)",
+        help="start: a duration ago (15m, 24h, 7d) or an ISO 8601 time (default: the "
+        "data's last 24 hours, as for stats; on a schedule: a duration, default the time "
+        "since the previous send)",
     )
     parser.add_argument("--until", help="end: a duration ago or an ISO 8601 time (default now)")
     parser.add_argument(
@@ -126,8 +128,9 @@ def _run_report(args: argparse.Namespace) -> int:
     kind = _format(args)
     default_out = "otel-workflow-report.md" if kind == "markdown" else "otel-workflow-report.html"
     with _engine(args) as engine:
+        warn_dropped(engine, "otel-workflow report")
         path = render_report(
-            engine, args.out or default_out, since=args.since or "24h", until=args.until,
+            engine, args.out or default_out, since=args.since, until=args.until,
             format=kind, trace_url=args.trace_url,
         )  # fmt: skip
     print(f"wrote {path}")
@@ -156,7 +159,7 @@ def _run_email(args: argparse.Namespace) -> int:
         return _run_schedule(args, settings, kind)
     with _engine(args) as engine:
         msg = email_report(
-            engine, settings, to=args.to, since=args.since or "24h", until=args.until, format=kind,
+            engine, settings, to=args.to, since=args.since, until=args.until, format=kind,
             subject=args.subject, trace_url=args.trace_url,
         )  # fmt: skip
     print(f"sent {msg['Subject']!r} to {', '.join(args.to)} via {settings.describe()}")

@@ -3,8 +3,10 @@
 >>> data = collect(engine, since="24h")                              # doctest: +SKIP
 >>> data.total, data.trend_window, data.interval                     # doctest: +SKIP
 
-The statistics cover the whole window asked for.  The trends cover the part of it that
-holds executions (to within one bucket), with buckets sized for that part: a 3-second run
+The statistics cover the window asked for, with the engine's defaults for an end not
+asked for (:meth:`~otel_workflow.analytics.AnalyticsEngine.rate_window`: by default the
+data's last 24 hours), and every rate is over that window.  The trends cover the part of
+it that holds executions (to within one bucket), with buckets sized for that part: a 3-second run
 inside a 24-hour window gets 1-second buckets over those seconds, not one 15-minute bucket
 drawn as a dot at the edge of an empty day.
 """
@@ -80,6 +82,7 @@ class ReportData:
     outliers: list[Outlier] | None = None
     users: list[UserStats] | None = None
     trace_url: str | None = None
+    dropped_rows: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -90,6 +93,24 @@ class ReportData:
     def failed(self) -> int:
         """Failed executions in the window."""
         return sum(w.failed for w in self.workflows)
+
+    @property
+    def window_seconds(self) -> float | None:
+        """Length of :attr:`window`, the window every rate is over."""
+        if self.window.since is None or self.window.until is None:
+            return None
+        return (self.window.until - self.window.since).total_seconds()
+
+    @property
+    def per_second(self) -> float | None:
+        """Executions per second over :attr:`window` (the engine's one rate definition)."""
+        seconds = self.window_seconds
+        return self.total / seconds if seconds else None
+
+    @property
+    def dropped_total(self) -> int:
+        """Rows the store dropped: the report's figures undercount by that many."""
+        return sum(self.dropped_rows.values())
 
     @property
     def error_rate_overall(self) -> float | None:
@@ -152,7 +173,7 @@ def covered_window(
 
 def collect(
     engine: AnalyticsEngine,
-    since: TimeSpec = "24h",
+    since: TimeSpec = None,
     until: TimeSpec = None,
     *,
     now: datetime | None = None,
@@ -160,22 +181,32 @@ def collect(
 ) -> ReportData:
     """Query the engine once per section, all over the same resolved window.
 
-    ``trace_url`` is a link template for execution ids (see :mod:`.links`); it is checked
-    before any query runs.
+    With no ``since`` the report covers the data's last 24 hours (the engine's
+    :meth:`~otel_workflow.analytics.AnalyticsEngine.rate_window`), so its rates are the
+    ones ``otel-workflow stats`` prints.  ``trace_url`` is a link template for execution
+    ids (see :mod:`.links`); it is checked before any query runs.
     """
     template = check_trace_url(trace_url)
     current = now or datetime.now(timezone.utc)
     resolved = resolve_window(since, until, now=current)
-    # An open end becomes "now", fixed once, so every section covers the same range.
-    window = TimeWindow(resolved.since, resolved.until or current)
+    if resolved.since is not None and resolved.until is None:
+        # "Since then" ends now, fixed once, so every section covers the same range.
+        resolved = TimeWindow(resolved.since, current)
+    # The statistics get the range as asked (so their rates are the engine's); the other
+    # sections get the resolved rate window, both ends set.
+    rated = engine.rate_window(resolved.since, resolved.until)
+    window = TimeWindow(rated.since, rated.until)
     floor = _MIN_INTERVAL.get(engine.backend_name, _DEFAULT_MIN_INTERVAL)
-    since_, until_ = window.since, window.until
-    workflows = engine.workflow_stats(since=since_, until=until_)
+    # The other sections' window: its start is the rate window's (floored to a
+    # microsecond, so the first execution is in), an open end stays open.
+    since_, until_ = window.since, resolved.until
+    workflows = engine.workflow_stats(since=resolved.since, until=resolved.until)
+    dropped = engine.dropped_rows()
     if not workflows:
         return ReportData(
             window=window, generated_at=current, backend=engine.backend_name,
             interval=pick_interval(window, floor), workflows=[], slowest_steps=[], errors=[],
-            throughput=[], error_rate=[], trace_url=template,
+            throughput=[], error_rate=[], trace_url=template, dropped_rows=dropped,
         )  # fmt: skip
     trend_window = covered_window(engine, window, floor) or window
     interval = pick_interval(trend_window, floor, sum(w.count for w in workflows))
@@ -198,7 +229,9 @@ def collect(
         backend=engine.backend_name,
         interval=interval,
         workflows=workflows,
-        slowest_steps=engine.slowest_steps(_SLOWEST_STEPS, "p95", since=since_, until=until_),
+        slowest_steps=engine.slowest_steps(
+            _SLOWEST_STEPS, "p95", since=resolved.since, until=resolved.until
+        ),
         errors=engine.errors_by_type(since=since_, until=until_),
         throughput=trend("throughput", per_workflow=per_workflow),
         error_rate=trend("error_rate"),
@@ -213,6 +246,7 @@ def collect(
             lambda: engine.user_stats(since=since_, until=until_, limit=2 * DRILL_DOWN_ROWS + 1)
         ),
         trace_url=template,
+        dropped_rows=dropped,
     )
 
 

@@ -39,7 +39,7 @@ def email_report(
     settings: SmtpSettings,
     *,
     to: Sequence[str],
-    since: TimeSpec = "24h",
+    since: TimeSpec = None,
     until: TimeSpec = None,
     format: str = "html",
     subject: str | None = None,

@@ -19,15 +19,11 @@ from otel_workflow.reports.tables import (
     Table,
     drill_down_tables,
     errors_table,
+    rate_text,
     slowest_steps_table,
     workflows_table,
 )
-from otel_workflow.reports.units import (
-    format_interval,
-    format_number,
-    format_percent,
-    format_time,
-)
+from otel_workflow.reports.units import format_interval, format_percent, format_time
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;
@@ -43,6 +39,8 @@ th,td{padding:.35rem .6rem;border-bottom:1px solid #eceff4;text-align:right}
 th{background:#f5f7fa}th.text,td.text{text-align:left}
 td.text{overflow-wrap:break-word}td:not(.text),td a{white-space:nowrap}
 .chart{margin:1rem 0}.chart svg{display:block;width:100%;height:auto}
+.warning{border:2px solid #b3261e;background:#fdecea;color:#5f1410;border-radius:8px;
+padding:.8rem 1.2rem;font-weight:600}
 .empty{color:#5b6577;font-style:italic;border:1px dashed #c9d0db;border-radius:8px;padding:1rem}
 """
 
@@ -54,6 +52,25 @@ def _e(value: object) -> str:
 def range_text(data: ReportData) -> str:
     """``From <start> to <end>.`` (times with their zone)."""
     return f"From {format_time(data.window.since)} to {format_time(data.window.until)}."
+
+
+def dropped_text(data: ReportData) -> str | None:
+    """The warning a report on a store that dropped rows carries, or None."""
+    if not data.dropped_total:
+        return None
+    reasons = ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in
+                        sorted(data.dropped_rows.items()) if n)  # fmt: skip
+    return (
+        f"Warning: the store dropped {data.dropped_total:,} rows ({reasons}): every figure "
+        "in this report undercounts by up to that many."
+    )
+
+
+def overall_rate_text(data: ReportData) -> str:
+    """All executions over the report's window: ``20/s over 3 s``."""
+    seconds = data.window_seconds
+    per_second = data.per_second
+    return rate_text(per_second * 60.0 if per_second is not None else None, seconds)
 
 
 def trend_text(data: ReportData) -> str:
@@ -77,6 +94,7 @@ def render_html(data: ReportData, charts: Sequence[Chart] | None = None) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f'<h1>Workflow report</h1><p class="meta">{_e(range_text(data))}</p>',
+        warning_html(data),
         summary_html(data, heading=False),
     ]
     if data.workflows:
@@ -98,20 +116,26 @@ def render_html(data: ReportData, charts: Sequence[Chart] | None = None) -> str:
     return "\n".join(parts)
 
 
+def warning_html(data: ReportData) -> str:
+    """The dropped-rows warning as a ``role="alert"`` box, or nothing."""
+    text = dropped_text(data)
+    return f'<p class="warning" role="alert">{_e(text)}</p>' if text else ""
+
+
 def summary_html(data: ReportData, *, heading: bool = True) -> str:
     """Totals and the per-workflow table as an HTML fragment (also the email body)."""
     parts = []
     if heading:
         parts.append(f"<h2>Workflow report</h2><p>{_e(range_text(data))}</p>")
+        parts.append(warning_html(data))
     if not data.workflows:
         parts.append('<p class="empty">No workflow executions in this range.</p>')
         return "\n".join(parts)
-    minutes = data.window.minutes
     cards = [
         ("executions", f"{data.total:,}"),
         ("failed", f"{data.failed:,}"),
         ("error rate", format_percent(data.error_rate_overall)),
-        ("per minute", format_number(data.total / minutes) if minutes else "-"),
+        ("rate", overall_rate_text(data)),
         ("workflows", str(len(data.workflows))),
     ]
     parts.append('<div class="cards">' + "".join(
@@ -152,4 +176,13 @@ def table_html(table: Table) -> str:
     )
 
 
-__all__ = ["range_text", "render_html", "summary_html", "table_html", "trend_text"]
+__all__ = [
+    "dropped_text",
+    "overall_rate_text",
+    "range_text",
+    "render_html",
+    "summary_html",
+    "table_html",
+    "trend_text",
+    "warning_html",
+]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from otel_workflow.reports.data import ReportData
 from otel_workflow.reports.figures import Chart, build_charts
-from otel_workflow.reports.html import range_text, trend_text
+from otel_workflow.reports.html import dropped_text, overall_rate_text, range_text, trend_text
 from otel_workflow.reports.tables import (
     Cell,
     Link,
@@ -22,7 +22,7 @@ from otel_workflow.reports.tables import (
     slowest_steps_table,
     workflows_table,
 )
-from otel_workflow.reports.units import format_number, format_percent, format_time
+from otel_workflow.reports.units import format_percent, format_time
 
 # Line-start syntax (#, -, 1.) cannot occur: values never start a line.
 _MD_SPECIAL = str.maketrans(
@@ -62,14 +62,16 @@ def render_markdown(data: ReportData, files_dir: str, charts: Sequence[Chart] | 
     """The report as markdown; charts are linked as ``{files_dir}/{chart.key}.svg``."""
     charts = build_charts(data) if charts is None else charts
     out = [f"# Workflow report\n\n{_md(range_text(data))}\n"]
+    warning = dropped_text(data)
+    if warning:
+        out.append(f"> **{_md(warning)}**\n")
     if not data.workflows:
         out.append("*No workflow executions in this range.*\n")
     else:
-        minutes = data.window.minutes
         out.append(
             f"**{data.total:,}** executions, **{data.failed:,}** failed "
             f"(error rate {_md(format_percent(data.error_rate_overall))}), "
-            f"{_md(format_number(data.total / minutes)) if minutes else '-'} per minute, "
+            f"{_md(overall_rate_text(data))}, "
             f"{len(data.workflows)} workflows.\n"
         )
         out.append(table_markdown(workflows_table(data)))

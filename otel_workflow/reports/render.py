@@ -82,13 +82,14 @@ def chart_files(path: str | os.PathLike[str]) -> list[Path]:
 def render_report(
     engine: AnalyticsEngine,
     path: str | os.PathLike[str],
-    since: TimeSpec = "24h",
+    since: TimeSpec = None,
     until: TimeSpec = None,
     format: str = "html",
     *,
     trace_url: str | None = None,
 ) -> Path:
-    """Write a report over ``since``..``until`` (default: the last 24 hours) to ``path``.
+    """Write a report over ``since``..``until`` (default: the data's last 24 hours, see
+    :meth:`~otel_workflow.analytics.AnalyticsEngine.rate_window`) to ``path``.
 
     ``format`` is ``"html"`` (one self-contained file) or ``"markdown"`` (the ``.md`` file
     plus ``<stem>_files/`` with the charts).  ``trace_url`` turns trace ids into links:

@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
+from otel_workflow._units import format_rate
 from otel_workflow.analytics.models import ExecutionRecord, Outlier
 from otel_workflow.reports.data import DRILL_DOWN_ROWS, ReportData
 from otel_workflow.reports.links import trace_link
 from otel_workflow.reports.units import (
     TIME_ZONE_NAME,
     format_duration,
-    format_number,
     format_percent,
     format_table_time,
 )
@@ -58,25 +58,34 @@ def _more(shown: int, total: int, what: str) -> str:
     return f"{total - shown:,} more {what} not shown." if total > shown else ""
 
 
+def rate_text(per_minute: float | None, window_seconds: float | None) -> str:
+    """A throughput with the window it is over: ``20/s over 3 s`` (the CLI's formatter)."""
+    if per_minute is None:
+        return "-"
+    return format_rate(per_minute / 60.0, over=window_seconds)
+
+
 def workflows_table(data: ReportData) -> Table:
     """Per-workflow statistics."""
     head = ("Workflow", "Type", "Executions", "Failed", "Cancelled", "Error rate", "Avg", "p50",
-            "p95", "p99", "Max", "Per minute")  # fmt: skip
+            "p95", "p99", "Max", "Rate")  # fmt: skip
     rows: list[list[Cell]] = [
         [w.workflow, w.workflow_type, f"{w.count:,}", f"{w.failed:,}", f"{w.cancelled:,}",
          format_percent(w.error_rate), format_duration(w.avg), format_duration(w.p50),
          format_duration(w.p95), format_duration(w.p99), format_duration(w.max),
-         format_number(w.throughput_per_minute)]
+         rate_text(w.throughput_per_minute, w.rate_window_seconds)]
         for w in data.workflows
     ]  # fmt: skip
     return Table("workflows", "Workflows", head, rows, 2)
 
 
 def slowest_steps_table(data: ReportData) -> Table:
-    """The steps with the highest p95."""
-    head = ("Workflow", "Step", "Runs", "Failed", "p50", "p95", "p99", "Max", "Avg CPU")
+    """The steps with the highest p95 (retried attempts apart from final failures)."""
+    head = ("Workflow", "Step", "Runs", "Failed", "Retries", "p50", "p95", "p99", "Max",
+            "Avg CPU")  # fmt: skip
     rows: list[list[Cell]] = [
-        [s.workflow, s.step, f"{s.count:,}", f"{s.failed:,}", format_duration(s.p50),
+        [s.workflow, s.step, f"{s.count:,}", f"{s.failed:,}", f"{s.retried:,}",
+         format_duration(s.p50),
          format_duration(s.p95), format_duration(s.p99), format_duration(s.max),
          format_duration(s.avg_cpu_time)]
         for s in data.slowest_steps
@@ -167,6 +176,7 @@ __all__ = [
     "Table",
     "drill_down_tables",
     "errors_table",
+    "rate_text",
     "slowest_steps_table",
     "workflows_table",
 ]
