@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from otel_workflow import semconv
+from otel_workflow.scrub import scrub_attributes, scrub_text
 
 MAX_MESSAGE_CHARS = 4096
 MAX_STACKTRACE_CHARS = 16384
@@ -152,6 +153,10 @@ def _cut(text: Any, limit: int, *, keep_end: bool = False) -> str | None:
     return marker + value[-(limit - 1) :] if keep_end else value[: limit - 1] + marker
 
 
+_CAPTURED = frozenset({semconv.CAPTURE_INPUT, semconv.CAPTURE_OUTPUT})
+MAX_ATTRIBUTE_CHARS = 1024
+"""Longest string value of an extra attribute kept (captured values have their own bound)."""
+
 # Extra attributes repeat from span to span (code.* of the same function, a few custom
 # keys), so their JSON text is cached by content; bounded so odd values cannot grow it.
 _EXTRAS_CACHE: dict[tuple[tuple[str, Any], ...], str] = {}
@@ -169,17 +174,28 @@ def _extras(attributes: Mapping[str, Any], known: frozenset[str]) -> str | None:
         pass
     except TypeError:  # an unhashable value: no caching
         key = ()
+    # Scrubbed here too: a span's attributes may come from anyone's set_attribute, not only
+    # through ow.attributes (scrubbed at the source); captured values are scrubbed already.
+    captured = {k: v for k, v in extra if k in _CAPTURED}
+    cleaned = {**scrub_attributes({k: v for k, v in extra if k not in _CAPTURED},
+                                  MAX_ATTRIBUTE_CHARS), **captured}  # fmt: skip
     text = json.dumps(
-        {k: (list(v) if isinstance(v, tuple) else v) for k, v in extra}, sort_keys=True
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in cleaned.items()},
+        sort_keys=True,
     )
     if key and len(_EXTRAS_CACHE) < _EXTRAS_CACHE_LIMIT:
         _EXTRAS_CACHE[key] = text
     return text
 
 
+def _scrubbed(text: str | None) -> str | None:
+    # Already cut to its bound, so scrub_text's own cut never shortens it further.
+    return None if text is None else scrub_text(text, len(text))
+
+
 def _event_value(value: Any) -> Any:
     if isinstance(value, str):
-        return _cut(value, MAX_EVENT_VALUE_CHARS)
+        return scrub_text(value, MAX_EVENT_VALUE_CHARS)  # cut first, then scrubbed
     if isinstance(value, (tuple, list)):
         return [_event_value(v) for v in value[:MAX_EVENTS]]
     return value
@@ -216,11 +232,14 @@ def _exception(
     for event in reversed(events):
         if event.name == semconv.EXCEPTION_EVENT:
             attrs = event.attributes or {}
+            # Recorded by anyone (another instrumentation's record_exception too): bounded,
+            # then scrubbed of secrets by shape.
             return (
                 _opt_str(attrs.get(semconv.EXCEPTION_TYPE)),
-                _cut(attrs.get(semconv.EXCEPTION_MESSAGE), MAX_MESSAGE_CHARS),
-                _cut(attrs.get(semconv.EXCEPTION_STACKTRACE), MAX_STACKTRACE_CHARS, keep_end=True),
-            )
+                _scrubbed(_cut(attrs.get(semconv.EXCEPTION_MESSAGE), MAX_MESSAGE_CHARS)),
+                _scrubbed(_cut(attrs.get(semconv.EXCEPTION_STACKTRACE), MAX_STACKTRACE_CHARS,
+                               keep_end=True)),
+            )  # fmt: skip
     return None, None, None
 
 
@@ -265,7 +284,7 @@ def rows(records: Iterable[SpanRecord]) -> tuple[list[Row], list[Row]]:
         if failed:
             exc_type, message, stack = _exception(rec.events)
             exc_type = exc_type or error_type
-            description = _cut(rec.status_description, MAX_MESSAGE_CHARS)
+            description = _scrubbed(_cut(rec.status_description, MAX_MESSAGE_CHARS))
         else:
             exc_type = message = stack = description = None
         ids = (

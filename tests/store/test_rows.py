@@ -151,3 +151,27 @@ def test_paused_time_is_not_part_of_the_duration(tmp_path: Path) -> None:
     rows = {r["step"]: r for r in spans.steps()}
     assert rows["charge"]["duration"] == 10 - 7.25
     assert rows["other"]["duration"] == 3.0
+
+
+def test_secrets_set_by_other_code_are_scrubbed_in_the_store(tmp_path: Path) -> None:
+    """Attributes, exception text, status and events from anyone reach the file scrubbed."""
+    path = tmp_path / "s.db"
+    spans = _Spans(path)
+    with spans.tracer.start_as_current_span(
+        "charge", attributes=_STEP, record_exception=False, set_status_on_exception=False
+    ) as span:
+        span.set_attribute("db.password", "pl4nted-pw-1")
+        span.set_attribute("http.url", "https://user:pl4nted-pw-2@api.example/v1")
+        span.add_event("retrying", {"header": "Authorization: Bearer pl4ntedtoken3xyz"})
+        try:
+            raise ConnectionError("no route to postgres://app:pl4nted-pw-4@db/orders")
+        except ConnectionError as exc:
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, "redis://:pl4nted-pw-5@cache failed"))
+    (row,) = spans.steps()
+    assert row["attributes"]["db.password"] == "[REDACTED]"
+    assert row["attributes"]["http.url"].endswith("@api.example/v1")  # the URL stays
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    for marker in (b"pl4nted-pw-1", b"pl4nted-pw-2", b"pl4ntedtoken3xyz", b"pl4nted-pw-4",
+                   b"pl4nted-pw-5"):  # fmt: skip
+        assert marker not in stored, marker
