@@ -154,6 +154,7 @@ PROM_RULE_WORKFLOW_DURATION_BUCKET_RATE: Final = "workflow:workflow_duration_sec
 PROM_RULE_WORKFLOW_DURATION_QUANTILE: Final = "workflow:workflow_duration_seconds:quantile_rate5m"
 PROM_RULE_WORKFLOW_DURATION_P99_1H: Final = "workflow:workflow_duration_seconds:p99_rate1h"
 PROM_RULE_STEP_EXECUTIONS_RATE: Final = "workflow_step:workflow_step_executions:rate5m"
+PROM_RULE_STEP_ERROR_RATIO: Final = "workflow_step:workflow_step_executions:error_ratio_rate5m"
 PROM_RULE_STEP_DURATION_BUCKET_RATE: Final = (
     "workflow_step:workflow_step_duration_seconds_bucket:rate5m"
 )

@@ -109,7 +109,11 @@ _WF = f'{_JOB}, {_W}=~"${VAR_WORKFLOW}"'
 _WF_STEP = f'{_WF}, {_S}=~"${VAR_STEP}"'
 _WF_STEP_CAT = f'{_WF_STEP}, {_EC}=~"${VAR_CATEGORY}"'
 _OK = f', {_ST}="{sc.STATUS_OK}"'
+# Error ratios count final failures (status "error"), never `!="ok"`: a step attempt that
+# failed and was tried again has status "retried" and is neither a success nor a failure.
 _FAILED = f', {_ST}="{sc.STATUS_ERROR}"'
+_RETRIED = f', {_ST}="{sc.STATUS_RETRIED}"'
+_ENDED = f', {_ST}!="{sc.STATUS_RETRIED}"'
 _PERCENTILES = (("p50", "0.5"), ("p95", "0.95"), ("p99", "0.99"))
 
 
@@ -150,6 +154,16 @@ def _error_ratio(by: str) -> str:
 
 def _step_errors_rate(selector: str, by: str) -> str:
     return _rate(sc.PROM_STEP_ERRORS, selector, by)
+
+
+def _step_ratio(part: str, whole: str, by: str) -> str:
+    """A share of a step's attempts (``or ... * 0``: a step without any shows 0 %)."""
+    step = sc.PROM_STEP_EXECUTIONS
+    return (
+        f"(sum by ({by}) (rate({step}{{{_WF_STEP}{part}}}{_RATE})) "
+        f"or sum by ({by}) (rate({step}{{{_WF_STEP}}}{_RATE})) * 0) "
+        f"/ sum by ({by}) (rate({step}{{{_WF_STEP}{whole}}}{_RATE}))"
+    )
 
 
 # --- Workflow overview --------------------------------------------------------------------
@@ -268,7 +282,25 @@ _OVERVIEW = DashboardSpec(
                             instant=True,
                         ),
                     ),
+                    description="Final failures only: an attempt that was retried is not one.",
                     unit="ops",
+                    width=6,
+                ),
+                PanelSpec(
+                    "Most retried steps (retried attempts / s)",
+                    "bargauge",
+                    (
+                        Query(
+                            f"topk(10, {_rate(sc.PROM_STEP_EXECUTIONS, _WF + _RETRIED, _WS)})",
+                            f"{{{{{_W}}}}} / {{{{{_S}}}}}",
+                            instant=True,
+                        ),
+                    ),
+                    description="Attempts that failed and were tried again "
+                    '(workflow_status="retried"); a step that recovers on retry shows here, '
+                    "not among the failing steps.",
+                    unit="ops",
+                    width=6,
                 ),
             ),
         ),
@@ -356,6 +388,17 @@ _STEP_ROW = RowSpec(
             ),
             unit="ops",
             width=8,
+        ),
+        PanelSpec(
+            "Failed calls and retried attempts",
+            "timeseries",
+            (
+                Query(_step_ratio(_FAILED, _ENDED, _WS), f"failed calls {{{{{_S}}}}}"),
+                Query(_step_ratio(_RETRIED, "", _WS), f"retried attempts {{{{{_S}}}}}"),
+            ),
+            description="Failed calls: the share of calls whose last attempt failed. "
+            "Retried attempts: the share of attempts that failed and were tried again.",
+            unit="percentunit",
         ),
         PanelSpec(
             "Errors / s by category",
