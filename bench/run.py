@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["overhead.py", "store_bench.py", "report_bench.py", "capture_bench.py"]
+BENCHMARKS = [
+    "overhead.py", "capture_bench.py", "debugger_bench.py", "diagnosis_bench.py",
+    "metrics_bench.py", "store_bench.py", "report_bench.py",
+]
 
 
 def main() -> int:
