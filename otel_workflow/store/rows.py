@@ -189,8 +189,9 @@ def _extras(attributes: Mapping[str, Any], known: frozenset[str]) -> str | None:
 
 
 def _scrubbed(text: str | None) -> str | None:
-    # Already cut to its bound, so scrub_text's own cut never shortens it further.
-    return None if text is None else scrub_text(text, len(text))
+    # Already cut to its bound, so scrub_text's own cut never shortens it further.  An
+    # empty text (an exception raised without a message) has nothing to scrub.
+    return text if not text else scrub_text(text, len(text))
 
 
 def _event_value(value: Any) -> Any:

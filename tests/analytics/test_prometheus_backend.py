@@ -14,6 +14,7 @@ import pytest
 from otel_workflow import semconv
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.analytics._percentile import percentile
+from tests.analytics._agreement_workload import RETRY_PROBE_RUNS
 from tests.support.prometheus import PrometheusProcess, PrometheusStarter, prometheus_factory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -150,7 +151,7 @@ def test_workflow_stats_agree(
     p_stats = {s.workflow: s for s in prom.workflow_stats(since=since, until=until)}
     s_stats = {s.workflow: s for s in store.workflow_stats(since=since, until=until)}
     assert set(p_stats) == set(s_stats) and s_stats
-    assert sum(s.count for s in s_stats.values()) == _EXECUTIONS
+    assert sum(s.count for n, s in s_stats.items() if n != "retry_probe") == _EXECUTIONS
     for name, s in s_stats.items():
         p = p_stats[name]
         assert p.workflow_type == s.workflow_type
@@ -227,3 +228,22 @@ def test_types_trends_and_resources_agree(
     # Scrapes sample the gauge, so they never see more in flight than the exact peak.
     exact = store.concurrency(since=since, until=until).peak_active
     assert exact >= 1 and 0 <= prom.concurrency(since=since, until=until).peak_active <= exact
+
+
+@pytest.mark.integration
+def test_retried_attempts_are_not_failures_on_either_backend(
+    agreement: tuple[AnalyticsEngine, AnalyticsEngine, datetime, datetime],
+) -> None:
+    """A step failing twice then succeeding: retried 2 per call, failed 0, on both backends."""
+    prom, store, since, until = agreement
+    expected = (RETRY_PROBE_RUNS, 0, 2 * RETRY_PROBE_RUNS)
+    for engine in (store, prom):
+        (step,) = engine.step_stats("retry_probe", "flaky", since=since, until=until)
+        assert (step.succeeded, step.failed, step.retried) == expected, engine.backend_name
+        assert step.error_rate == 0.0
+        (flow,) = engine.workflow_stats("retry_probe", since=since, until=until)
+        assert flow.failed == 0 and flow.error_rate == 0.0
+        assert not [e for e in engine.errors_by_type(since=since, until=until)
+                    if e.workflow == "retry_probe"], engine.backend_name  # fmt: skip
+        assert not [s for s in engine.most_failed_steps(since=since, until=until)
+                    if s.workflow == "retry_probe"], engine.backend_name  # fmt: skip
