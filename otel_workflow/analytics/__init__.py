@@ -3,6 +3,17 @@
 >>> from otel_workflow.analytics import AnalyticsEngine
 >>> eng = AnalyticsEngine.from_store("otel-workflow.db")             # doctest: +SKIP
 >>> eng.workflow_stats(since="24h")                                   # doctest: +SKIP
+
+Two definitions every result shares:
+
+* **A retried attempt is not a failure.**  A step attempt that failed and was tried again
+  has status ``retried``; ``failed``, error rates and ``errors_by_type`` count final
+  failures only, and ``StepStats.retried`` counts the retried attempts.
+* **One rate.**  ``throughput_per_minute`` is the executions in the rate window divided
+  by its length (``rate_window_seconds``): the window asked for, an end not asked for
+  being the data's, and a window with no ``since`` at most 24 hours long
+  (:meth:`AnalyticsEngine.rate_window`).  Show it with its window:
+  ``otel_workflow._units.format_rate(per_second, over=seconds)``.
 """
 
 from __future__ import annotations

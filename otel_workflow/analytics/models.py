@@ -60,7 +60,7 @@ class WorkflowStats(_Model):
 
     ``success_rate``/``error_rate`` are fractions in [0, 1] of ``count``.
     ``throughput_per_minute`` is ``count`` divided by the length of the rate window,
-    ``rate_window_seconds`` (the one definition of a rate, see :mod:`otel_workflow.analytics`:
+    ``rate_window_seconds`` (the one definition of a rate, :meth:`AnalyticsEngine.rate_window`:
     the window asked for; an end not asked for is the data's, and a window with no start
     covers at most the 24 hours before its end).  Percentiles follow
     :func:`otel_workflow.analytics.percentile` on the store and ``histogram_quantile`` on
@@ -152,7 +152,7 @@ class UserStats(_Model):
 
 @dataclasses.dataclass(frozen=True)
 class TypeStats(_Model):
-    """Statistics of every workflow of one ``workflow.type``."""
+    """Statistics of every workflow of one ``workflow.type`` (rates as :class:`WorkflowStats`)."""
 
     workflow_type: str
     workflows: int
