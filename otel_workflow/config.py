@@ -19,6 +19,7 @@ import contextlib
 import errno
 import logging
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -97,6 +98,10 @@ class WorkflowTelemetry:
             return True
         self._shut_down = True
         atexit.unregister(self._at_exit)
+        tracking = sys.modules.get("otel_workflow.tracking")
+        if tracking is not None:
+            # Executions still open are recorded (cancelled) while the store still listens.
+            tracking.cancel_unfinished()
         deadline = self.shutdown_timeout_millis if timeout_millis is None else timeout_millis
         parts: list[Callable[[], bool]] = [
             lambda p=p: p.shutdown() or True for p in self.span_processors  # type: ignore[misc]

@@ -242,11 +242,16 @@ def _register_live(handle: ExecutionHandle) -> None:
         if not _exit_hook_registered:
             # Registered on first use, so it runs before the exporters' exit hooks
             # (atexit runs last-registered first) and the cancellation still leaves.
-            atexit.register(_cancel_unfinished)
+            atexit.register(cancel_unfinished)
             _exit_hook_registered = True
 
 
-def _cancel_unfinished() -> None:
+def cancel_unfinished() -> None:
+    """End every tracked execution never completed as *cancelled*, with a warning each.
+
+    Run at exit, and by ``configure()``'s ``shutdown()`` before it flushes the store, so
+    such executions are counted and stored, never silently lost.
+    """
     with _live_lock:
         handles = list(_LIVE.values())
     for handle in handles:

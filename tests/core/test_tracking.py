@@ -144,7 +144,7 @@ def test_unfinished_handle_is_cancelled_at_exit(
     ex = ow.track_workflow_start("forgotten")
     assert ow.get_execution(ex.execution_id) is ex
     with caplog.at_level(logging.WARNING, logger="otel_workflow"):
-        tracking._cancel_unfinished()  # what atexit runs
+        tracking.cancel_unfinished()  # what atexit and shutdown() run
     assert "never completed" in caplog.text and ex.execution_id in caplog.text
     assert ow.get_execution(ex.execution_id) is None
     (wf,) = ow_telemetry.workflow_spans("forgotten")

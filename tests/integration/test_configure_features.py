@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -52,3 +53,31 @@ def test_configured_store_records_failures_for_the_diagnosis(tmp_path: Path) -> 
     assert (group["workflow"], group["step"], group["category"]) == (
         "checkout", "charge", "validation")
     assert group["origin"]["step"] == "charge"
+
+
+_UNFINISHED = textwrap.dedent('''
+    import sys
+    import otel_workflow as ow
+
+    handle = ow.configure(service_name="unfinished", store=sys.argv[1])
+    ex = ow.track_workflow_start("forgotten", type="batch")
+    ex.track_step_execution("parse", duration=0.01)
+    sys.exit(0 if handle.shutdown() else 1)
+''')
+
+
+@pytest.mark.integration
+def test_shutdown_stores_unfinished_executions_as_cancelled(tmp_path: Path) -> None:
+    """A tracked execution never completed reaches the store as cancelled at shutdown()."""
+    store = tmp_path / "unfinished.db"
+    proc = subprocess.run(
+        [sys.executable, "-c", _UNFINISHED, str(store)], cwd=ROOT, env=child_env({}),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "never completed" in proc.stderr
+    with sqlite3.connect(store) as db:
+        rows = db.execute("SELECT workflow, status FROM executions").fetchall()
+        steps = db.execute("SELECT step, status FROM steps").fetchall()
+    assert rows == [("forgotten", "cancelled")]
+    assert steps == [("parse", "ok")]
