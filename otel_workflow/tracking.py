@@ -288,16 +288,19 @@ class ExecutionHandle:
         self._attach = attach
         self._lock = threading.RLock()
         self._call: Call | None = None
+        self._start_ns: int | None = None
         self._closed = False
         self.execution_id = ""
         self.status: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
-    def _start(self, is_async: bool) -> None:
+    def _start(self, is_async: bool, start_ns: int | None = None) -> None:
         call = None
+        self._start_ns = start_ns
         if RUNTIME.active or RUNTIME.wake():
             call = self._machine.begin_guarded((), {}, 1, self._attach, is_async,
-                                               scope=_scope_with(self._attributes))  # fmt: skip
+                                               scope=_scope_with(self._attributes),
+                                               start_time=start_ns)  # fmt: skip
         self._call = call
         if call is not None and call.scope is not None and call.scope.execution is not None:
             self.execution_id = call.scope.execution.execution_id
@@ -335,20 +338,40 @@ class ExecutionHandle:
                 )
             return self._call
 
-    def _finish(self, status: str, exc: BaseException | None, result: Any = None) -> None:
+    def _finish(self, status: str, exc: BaseException | None, result: Any = None,
+                end: float | datetime | None = None) -> None:  # fmt: skip
+        end_ns = None if end is None else _to_ns(end, "end")
+        started = self._start_ns
+        if end_ns is not None and started is not None and end_ns < started:
+            raise ValueError(f"execution {self.name!r}: end ({end!r}) is before its start")
         call = self._close(status)
-        if call is not None:
-            self._machine.finish(call, exc, result)
+        if call is None:
+            return
+        machine = self._machine
+        if end_ns is None and started is None:
+            machine.finish(call, exc, result)
+            return
+        # Given timings: the span and the histogram use them, as for recorded steps.
+        machine.settle(call, exc)
+        end_ns = time.time_ns() if end_ns is None else end_ns
+        if started is not None:
+            call.duration = (end_ns - started) / 1e9
+        if call.info is not None:
+            machine.run_hooks_sync(call, "on_error" if exc is not None else "after",
+                                   *((exc,) if exc is not None else (result,)))  # fmt: skip
+        machine.end(call, exc, result, end_time=end_ns)
 
-    def track_workflow_complete(self, result: Any = None) -> None:
-        """The execution succeeded."""
-        self._finish(semconv.STATUS_OK, None, result)
+    def track_workflow_complete(self, result: Any = None, *,
+                                end: float | datetime | None = None) -> None:  # fmt: skip
+        """The execution succeeded (``end``: when, for an execution imported from a log)."""
+        self._finish(semconv.STATUS_OK, None, result, end)
 
-    def track_workflow_failure(self, error: BaseException) -> None:
+    def track_workflow_failure(self, error: BaseException, *,
+                               end: float | datetime | None = None) -> None:  # fmt: skip
         """The execution failed with ``error`` (recorded with its category, as a decorator)."""
         if not isinstance(error, BaseException):
             raise TypeError(f"track_workflow_failure takes an exception, got {error!r}")
-        self._finish(semconv.STATUS_ERROR, error)
+        self._finish(semconv.STATUS_ERROR, error, None, end)
 
     def cancel(self) -> None:
         """The execution was abandoned: recorded as cancelled."""
@@ -415,11 +438,18 @@ class ExecutionHandle:
                 f"status={self.status!r})")  # fmt: skip
 
 
-def track_workflow_start(name: str, *, type: str = "", user_id: str | None = None,
-                         attributes: dict[str, Any] | None = None) -> ExecutionHandle:  # fmt: skip
-    """Start an execution that ends later, elsewhere: complete, fail or cancel its handle."""
+def track_workflow_start(
+    name: str, *, type: str = "", user_id: str | None = None,
+    attributes: dict[str, Any] | None = None, start: float | datetime | None = None,
+) -> ExecutionHandle:  # fmt: skip
+    """Start an execution that ends later, elsewhere: complete, fail or cancel its handle.
+
+    ``start`` (``time.time()`` seconds or a datetime, past ok) is when it started, for an
+    execution imported from a log; then give ``end=`` when completing it too.
+    """
+    start_ns = None if start is None else _to_ns(start, "start")
     handle = ExecutionHandle(name, type, user_id, attributes, attach=False)
-    handle._start(False)
+    handle._start(False, start_ns)
     call = handle._call
     if call is not None and call.info is not None:
         handle._machine.run_hooks_sync(call, "before")

@@ -249,3 +249,19 @@ def test_bad_carrier_starts_a_new_execution(
     assert len(spans) == 2
     assert execution_id == spans[-1].attributes[semconv.WORKFLOW_EXECUTION_ID] or (
         execution_id == spans[0].attributes[semconv.WORKFLOW_EXECUTION_ID])
+
+
+def test_workflow_imported_from_a_log_keeps_its_timings(ow_telemetry: TelemetryCapture) -> None:
+    """start= and end= give the workflow span and histogram the recorded times."""
+    t0 = time.time() - 7200.0
+    ex = ow.track_workflow_start("nightly", start=t0)
+    ex.record_step_timing("extract", start=t0 + 1, end=t0 + 4)
+    with pytest.raises(ValueError, match="before its start"):
+        ex.track_workflow_complete(end=t0 - 1)
+    ex.track_workflow_complete(end=t0 + 5)
+    (wf,) = ow_telemetry.workflow_spans("nightly")
+    assert wf.start_time == int(t0 * 1e9)
+    assert wf.end_time - wf.start_time == pytest.approx(5e9, abs=1e3)
+    labels = {semconv.LABEL_WORKFLOW: "nightly"}
+    assert ow_telemetry.histogram_sum(semconv.METRIC_WORKFLOW_DURATION, **labels) == (
+        pytest.approx(5.0, abs=1e-6))
