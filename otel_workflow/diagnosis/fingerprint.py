@@ -78,5 +78,7 @@ def fingerprint(info: ErrorInfo, override: str | Sequence[str] | None = None) ->
 
 
 def template(info: ErrorInfo) -> str:
-    """The parameterised ``Type: message`` line that names a group in lists."""
-    return f"{info.top.short_type}: {parameterize(info.message)}"[:300]
+    """The parameterised ``Type: message`` line that names a group in lists (``Type``
+    alone for an exception without a message, as a traceback prints it)."""
+    message = parameterize(info.message)
+    return (f"{info.top.short_type}: {message}" if message else info.top.short_type)[:300]

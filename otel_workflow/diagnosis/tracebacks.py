@@ -35,9 +35,15 @@ _WRAPT = f"{os.sep}wrapt{os.sep}"
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>.+))?$')
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
-_HEADER = "Traceback (most recent call last):"
+_HEADERS = ("Traceback (most recent call last):",
+            "Exception Group Traceback (most recent call last):")  # fmt: skip
 _CARET = re.compile(r"^\s*[~^]+\s*$")
-_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.]*)(?::\s?(?P<msg>.*))?$")
+# A type as traceback prints it: ``module.Qual.Name`` (``<locals>`` inside functions).
+_EXC_LINE = re.compile(r"^(?P<type>[A-Za-z_][\w.<>]*)(?:: ?(?P<msg>.*))?$")
+# The rule before a top-level group's first member: the text holds an exception group.
+_GROUP_START = re.compile(r"^  \+-\+-+ 1 -+$")
+# "  | " or "  + " before a line of a group; "+-+---- 1 ----" / "+----" rules between members.
+_GUTTER = re.compile(r"^(?P<indent> *)(?P<mark>[|+])(?P<after>-| |$)")
 
 
 def is_our_file(filename: str) -> bool:
@@ -150,55 +156,88 @@ def from_exception(exc: BaseException, *, with_locals: bool = True) -> ErrorInfo
     return ErrorInfo(tuple(entries))
 
 
+def _is_marker(line: str) -> bool:
+    """A caret/tilde line Python 3.11+ prints under a source line (never source itself)."""
+    return bool(_CARET.match(line))
+
+
 def _parse_block(lines: list[str]) -> ExceptionEntry | None:
+    """One exception of a chain: its frames, then its ``Type: message`` text.
+
+    A frame is its ``File`` line plus the lines indented under it: the first of those
+    that is not a caret/tilde marker is the source line; markers, further source lines
+    (3.13 prints whole multi-line expressions) and ``[Previous line repeated]`` are
+    dropped.  The first line at the left margin ends the frames: from there on every line
+    belongs to the message, exactly as ``str(exc)`` continues over several lines.
+    """
     frames: list[Frame] = []
-    i = 0
-    pending: tuple[str, int, str] | None = None
-    exc_lines: list[str] = []
-    while i < len(lines):
-        line = lines[i]
-        match = _FRAME.match(line)
-        if match:
-            if pending is not None:
-                frames.append(_frame(*pending, ""))
-            pending = (match.group("file"), int(match.group("line")),
-                       (match.group("func") or "<module>").strip())  # fmt: skip
-            i += 1
-            continue
-        if pending is not None and line.startswith("    ") and not _CARET.match(line):
-            frames.append(_frame(*pending, line))
-            pending = None
-            i += 1
+    current: tuple[str, int, str] | None = None  # the open frame: file, line, function
+    source: str | None = None
+    syntax_at: tuple[str, str] | None = None  # a SyntaxError's ``File`` line (no function)
+    exc_lines: list[str] | None = None
+    for line in lines:
+        if exc_lines is not None:
+            exc_lines.append(line)
             continue
         stripped = line.strip()
-        if pending is not None and (not stripped or _CARET.match(line)):
-            i += 1
+        match = _FRAME.match(line)
+        if match:
+            if current is not None:
+                frames.append(_frame(*current, source or ""))
+            current, source = None, None
+            if match.group("func") is None:  # where a SyntaxError points, not a frame
+                syntax_at = (match.group("file"), match.group("line"))
+            else:
+                current = (match.group("file"), int(match.group("line")),
+                           match.group("func").strip())  # fmt: skip
             continue
-        if pending is not None:
-            frames.append(_frame(*pending, ""))
-            pending = None
-        if stripped.startswith("[Previous line repeated") or stripped == _HEADER:
-            i += 1
+        if not stripped or stripped in _HEADERS or stripped.startswith("[Previous line repeated"):
             continue
-        if stripped or exc_lines:
-            exc_lines.append(line)
-        i += 1
-    if pending is not None:
-        frames.append(_frame(*pending, ""))
-    text = "\n".join(exc_lines).strip()
-    if not text and not frames:
+        if line.startswith("    "):  # under a File line: source, markers, more source
+            if current is not None and source is None and not _is_marker(line):
+                source = line
+            continue
+        exc_lines = [line]
+    if current is not None:
+        frames.append(_frame(*current, source or ""))
+    text = "\n".join(exc_lines or ()).rstrip("\n")
+    if not text.strip() and not frames:
         return None
-    first, _, rest = text.partition("\n")
-    match = _EXC_LINE.match(first.strip())
+    first, newline, rest = text.partition("\n")
+    match = _EXC_LINE.match(first)
     if match:
         type_name = match.group("type")
-        message = (match.group("msg") or "") + (("\n" + rest) if rest else "")
+        message = (match.group("msg") or "") + newline + rest
     else:
-        type_name, message = "Exception", text
+        type_name, message = "Exception", text.strip()
+    if syntax_at is not None and message:  # str(SyntaxError) names where it points
+        message = f"{message} ({syntax_at[0]}, line {syntax_at[1]})"
     # As for live exceptions: only what lies below the innermost otel-workflow frame.
     cut = max((i for i, f in enumerate(frames) if is_our_file(f.filename)), default=-1)
     kept = tuple(frames[cut + 1:])[-MAX_FRAMES:]
-    return ExceptionEntry(type_name, message.strip(), kept)
+    return ExceptionEntry(type_name, message, kept)
+
+
+def _top_level_lines(text: str) -> list[str]:
+    """The lines of the raised exception's chain, exception groups' gutters removed.
+
+    A group prints its own traceback behind a ``  | `` gutter (column 2) and each member
+    exception further right (column 4 and deeper).  Members are not part of the
+    ``__cause__``/``__context__`` chain a live exception gives, so they are dropped here
+    too: both ways of diagnosing one failure then see the same exceptions.
+    """
+    lines = text.splitlines()
+    if not any(_GROUP_START.match(ln) for ln in lines):
+        return lines
+    kept: list[str] = []
+    for line in lines:
+        gutter = _GUTTER.match(line)
+        if gutter is None:
+            kept.append(line)
+        elif len(gutter.group("indent")) == 2 and gutter.group("after") != "-":
+            kept.append(line[gutter.end():])
+        # deeper gutters are the members; "+-+----- 1 -----" rules separate them
+    return kept
 
 
 def parse_stacktrace(text: str, type_name: str = "", message: str = "") -> ErrorInfo:
@@ -208,9 +247,7 @@ def parse_stacktrace(text: str, type_name: str = "", message: str = "") -> Error
     exception when the text lacks its last line.  Unparseable text gives a frameless entry.
     """
     text = (text or "")[:MAX_STACKTRACE]
-    # Exception groups indent their members with "| "; strip the gutter.
-    lines = [re.sub(r"^\s*[|+](?:-+[^|]*-+)?\s?", "", ln) if ln.lstrip().startswith(("|", "+-"))
-             else ln for ln in text.splitlines()]  # fmt: skip
+    lines = _top_level_lines(text)
     blocks: list[list[str]] = [[]]
     for line in lines:
         if line.strip() in (_CAUSE, _CONTEXT):
