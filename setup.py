@@ -12,5 +12,9 @@ setup(
     packages=[
         *find_packages(include=["otel_workflow*"], exclude=["otel_workflow.exporters*"]),
         "otel_workflow.exporters",
+        # Data-only directories (the demo's Prometheus config and rules), listed so the
+        # build ships them without "package would be ignored" warnings.
+        "otel_workflow.demo.data",
+        "otel_workflow.demo.data.rules",
     ]
 )
