@@ -39,7 +39,8 @@ def _tables(path: Path) -> set[str]:
 
 
 def _table_info(path: Path, table: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # immutable: reading the committed fixture leaves no -shm/-wal beside it
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         return [tuple(r) for r in conn.execute(f"PRAGMA table_info({table})")]
     finally:
@@ -47,7 +48,8 @@ def _table_info(path: Path, table: str) -> list[tuple[object, ...]]:
 
 
 def _dump(path: Path, table: str, columns: tuple[str, ...]) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # immutable: reading the committed fixture leaves no -shm/-wal beside it
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         return conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY id").fetchall()
     finally:
