@@ -17,8 +17,15 @@ import sys
 from typing import Any
 
 from otel_workflow import settings
+from otel_workflow.cli._table import Column, output_width, render
 
 _DEFAULT_STORE = "otel-workflow.db"
+# Left out first when the terminal is narrow: last seen, then trend, then workflow and step.
+_COLUMNS = (
+    Column("fingerprint"), Column("count", numeric=True), Column("category"),
+    Column("trend", priority=2), Column("workflow", priority=1), Column("step", priority=1),
+    Column("last seen", priority=3), Column("error"),
+)  # fmt: skip
 
 
 def register(subparsers: Any) -> None:
@@ -67,20 +74,20 @@ def _run_list(args: argparse.Namespace) -> int:
         return 0
     data = report_data(since=args.since, workflow=args.workflow, store=_store(args),
                        limit=args.limit)  # fmt: skip
-    rows = [("fingerprint", "count", "category", "trend", "workflow", "step", "last seen",
-             "error")]  # fmt: skip
+    rows = []
     for fp in data["by_count"]:
         g = data["groups"][fp]
         freq = g.get("frequency") or {}
         trend = freq.get("trend", "-") + (" ESCALATING" if freq.get("escalating") else "")
         rows.append((fp, str(g["window_count"]), g["category"], trend, g.get("workflow") or "-",
                      g.get("step") or "-", g["last_seen"], g["template"][:70]))  # fmt: skip
-    if len(rows) == 1:
+    if not rows:
         print(f"No error groups since {args.since} in {data['store']}.")
         return 0
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    # render() escapes every cell: a message's newline must not split its row.
+    for line in render(f"Error groups since {args.since} in {data['store']}", _COLUMNS, rows,
+                       output_width()):  # fmt: skip
+        print(line)
     return 0
 
 

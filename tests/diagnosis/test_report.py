@@ -141,3 +141,25 @@ def test_log_record_with_exception_attributes_is_diagnosed() -> None:
         from otel_workflow.diagnosis.api import diagnose_log_record
 
         diagnose_log_record(object())
+
+
+@ow.step
+def parse_row(row: str) -> None:
+    raise ValueError(f"bad row:\n{row}\x1b[31m red")
+
+
+def test_cli_table_keeps_a_multi_line_message_on_its_row(
+    recorded: Recorded, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A message's newline and escape code are shown escaped: one line per group, no ESC."""
+    with pytest.raises(ValueError):
+        parse_row("a;b")
+    recorded.flush()
+    (fp,) = [r[0] for r in sqlite3.connect(recorded.path).execute(
+        "SELECT fingerprint FROM diagnosis_groups")]  # fmt: skip
+    assert main(["errors", "--store", str(recorded.path), "--since", "1h"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if fp in line]
+    assert "ValueError: bad row:\\na;b\\x1b[" in row
+    assert "\x1b" not in out
+    assert not any(line.startswith(("a;b", "\x1b")) for line in out.splitlines())
