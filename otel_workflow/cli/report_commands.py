@@ -38,10 +38,12 @@ def register(subparsers: Any) -> None:
         help="write an HTML or markdown report with charts",
         description="Write a report (statistics, trends, slowest steps, errors, with charts).",
     )
-    _add_source_options(report)
+    _add_source_options(report, "report format (default: from --out's suffix, else html)")
     report.add_argument(
-        "--out", "-o", help="file to write (default: otel-workflow-report.html or .md)"
-    )
+        "--out", "-o", metavar="PATH",
+        help="file to write, ending in .html/.htm or .md/.markdown "
+        "(default: otel-workflow-report.html or .md)",
+    )  # fmt: skip
     report.set_defaults(func=_run_report)
 
     mail = subparsers.add_parser(
@@ -50,7 +52,7 @@ def register(subparsers: Any) -> None:
         description="Email a report over SMTP; with --every or --cron, keep sending it on "
         "that schedule until interrupted.",
     )
-    _add_source_options(mail)
+    _add_source_options(mail, "format of the email body and the attached report (default html)")
     mail.add_argument(
         "--to", action="append", required=True, metavar="ADDRESS",
         help="recipient (repeat for several)",
@@ -79,7 +81,7 @@ def register(subparsers: Any) -> None:
     mail.set_defaults(func=_run_email)
 
 
-def _add_source_options(parser: argparse.ArgumentParser) -> None:
+def _add_source_options(parser: argparse.ArgumentParser, format_help: str) -> None:
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--store", metavar="PATH",
@@ -94,8 +96,7 @@ def _add_source_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--until", help="end: a duration ago or an ISO 8601 time (default now)")
     parser.add_argument(
-        "--format", choices=("html", "markdown"),
-        help="report format (default: from --out's suffix, else html)",
+        "--format", choices=("html", "markdown"), help=format_help
     )  # fmt: skip
     parser.add_argument(
         "--trace-url", metavar="TEMPLATE",
@@ -115,11 +116,34 @@ def _engine(args: argparse.Namespace) -> AnalyticsEngine:
     return AnalyticsEngine.from_store(path)
 
 
+# What each report format may be written to; any other --out suffix is refused rather
+# than, say, HTML written into a file called r.pdf.
+_SUFFIXES = {"html": (".html", ".htm"), "markdown": (".md", ".markdown")}
+
+
 def _format(args: argparse.Namespace) -> str:
-    if args.format:
-        return str(args.format)
+    """The report format: --format, else --out's suffix, else html.
+
+    A ValueError (exit 1, nothing written) names an --out suffix that is not a report
+    format's, or one that contradicts --format.
+    """
     out = getattr(args, "out", None)
-    return "markdown" if out and Path(out).suffix.lower() in (".md", ".markdown") else "html"
+    if not out:
+        return str(args.format or "html")
+    suffix = Path(out).suffix.lower()
+    by_suffix = next((k for k, v in _SUFFIXES.items() if suffix in v), None)
+    known = ", ".join(s for v in _SUFFIXES.values() for s in v)
+    if by_suffix is None:
+        raise ValueError(
+            f"--out {out}: {'a suffix ' + repr(suffix) if suffix else 'no suffix'} is not a "
+            f"report format; use one of {known} (HTML or markdown)"
+        )
+    if args.format and args.format != by_suffix:
+        raise ValueError(
+            f"--out {out} is a {by_suffix} file name but --format is {args.format}; "
+            f"use a suffix of {', '.join(_SUFFIXES[args.format])}"
+        )
+    return by_suffix
 
 
 def _run_report(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from otel_workflow.reports.data import ReportData, collect
 from otel_workflow.reports.delivery import email_report, schedule_report
-from otel_workflow.reports.email import SmtpSettings, send_report
+from otel_workflow.reports.email import SmtpDeliveryError, SmtpSettings, send_report
 from otel_workflow.reports.links import check_trace_url
 from otel_workflow.reports.render import REPORT_FORMATS, chart_files, render_report, write_report
 from otel_workflow.reports.schedule import CronSchedule, IntervalSchedule, ReportScheduler
@@ -33,6 +33,7 @@ __all__ = [
     "IntervalSchedule",
     "ReportData",
     "ReportScheduler",
+    "SmtpDeliveryError",
     "SmtpSettings",
     "chart_files",
     "check_trace_url",

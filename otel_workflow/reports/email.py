@@ -189,10 +189,45 @@ def build_message(
     return msg
 
 
+class SmtpDeliveryError(smtplib.SMTPException):
+    """Sending failed; the message names the server (mode, host, port), ``__cause__`` says why.
+
+    An :class:`OSError` (as every :class:`smtplib.SMTPException` is), so code that caught
+    those still does; the original error, e.g. ``ConnectionRefusedError`` or
+    ``SMTPAuthenticationError``, is :attr:`original` and ``__cause__``.
+    """
+
+    def __init__(self, settings: SmtpSettings, original: BaseException) -> None:
+        super().__init__(f"cannot send via {settings.describe()}: {_reason(original)}")
+        self.original = original
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error.decode("utf-8", "replace") if isinstance(
+            error.smtp_error, bytes) else str(error.smtp_error)  # fmt: skip
+        return f"{type(error).__name__}: {error.smtp_code} {text}"
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
 def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
-    """Deliver ``msg`` through the server in ``settings``; SMTP errors propagate."""
-    host, port, timeout = settings.host, settings.effective_port, settings.timeout
+    """Deliver ``msg`` through the server in ``settings``.
+
+    Raises :class:`SmtpDeliveryError` (naming the mode, host and port, the original error as
+    its ``__cause__``) when the server cannot be reached, refuses TLS, the login or the message.
+    """
     _logger.info("sending %r to %s via %s", msg["Subject"], msg["To"], settings.describe())
+    try:
+        refused = _deliver(settings, msg)
+    except (OSError, smtplib.SMTPException) as exc:  # SSLError and socket.timeout included
+        raise SmtpDeliveryError(settings, exc) from exc
+    if refused:
+        # Some recipients were refused but at least one took it: say which, never fail silently.
+        _logger.warning("SMTP server refused recipients: %s", ", ".join(sorted(refused)))
+
+
+def _deliver(settings: SmtpSettings, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    host, port, timeout = settings.host, settings.effective_port, settings.timeout
     smtp: smtplib.SMTP
     if settings.mode == "ssl":
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=settings.tls_context())
@@ -205,10 +240,7 @@ def send_message(settings: SmtpSettings, msg: EmailMessage) -> None:
             smtp.ehlo()
         if settings.username:
             smtp.login(settings.username, settings.password or "")
-        refused = smtp.send_message(msg)
-    if refused:
-        # Some recipients were refused but at least one took it: say which, never fail silently.
-        _logger.warning("SMTP server refused recipients: %s", ", ".join(sorted(refused)))
+        return smtp.send_message(msg)
 
 
 def send_report(
@@ -222,8 +254,9 @@ def send_report(
 ) -> EmailMessage:
     """Email ``html_body`` with the report file(s) attached; returns the message sent.
 
-    Raises ``ValueError``/``TypeError`` for bad input, and ``smtplib.SMTPException`` or
-    ``OSError`` when the server cannot be reached or refuses the message.
+    Raises ``ValueError``/``TypeError`` for bad input, and :class:`SmtpDeliveryError` (an
+    ``OSError`` naming the server, the original error as ``__cause__``) when the server
+    cannot be reached or refuses the message.
     """
     if not isinstance(settings, SmtpSettings):
         raise TypeError(f"settings must be SmtpSettings, got {type(settings).__name__}")
@@ -271,6 +304,7 @@ __all__ = [
     "ENV_SMTP_TIMEOUT",
     "ENV_SMTP_USERNAME",
     "SMTP_MODES",
+    "SmtpDeliveryError",
     "SmtpMode",
     "SmtpSettings",
     "build_message",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,3 +123,67 @@ def test_email_command_needs_the_named_password_variable(
     ])  # fmt: skip
     assert code == 1
     assert "NOT_SET_PW is not set" in capsys.readouterr().err
+
+
+# --- as a real subprocess, the way people run it ----------------------------------------
+def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "100"}
+    return subprocess.run(
+        [sys.executable, "-m", "otel_workflow.cli", *argv], env=env, capture_output=True,
+        text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["r.pdf", "report", "r.HTML.txt"])
+def test_report_refuses_an_out_suffix_that_is_no_report_format(
+    store_path: Path, tmp_path: Path, name: str
+) -> None:
+    """`report --out r.pdf` exits 1 naming the suffixes it writes, and writes nothing."""
+    out = tmp_path / "out" / name
+    proc = _cli("report", "--store", str(store_path), "--out", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "is not a report format; use one of .html, .htm, .md, .markdown" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert not out.parent.exists()
+
+
+def test_report_refuses_an_out_suffix_contradicting_format(
+    store_path: Path, tmp_path: Path
+) -> None:
+    """`--format markdown --out r.html` exits 1 rather than writing markdown into r.html."""
+    out = tmp_path / "r.html"
+    proc = _cli("report", "--store", str(store_path), "--format", "markdown", "--out", str(out))
+    assert proc.returncode == 1 and "--format is markdown" in proc.stderr
+    assert not out.exists()
+
+
+def test_report_accepts_htm_and_markdown_suffixes(store_path: Path, tmp_path: Path) -> None:
+    """.htm is written as HTML and .markdown as markdown."""
+    htm, markdown = tmp_path / "r.htm", tmp_path / "r.markdown"
+    assert _cli("report", "--store", str(store_path), "--out", str(htm)).returncode == 0
+    assert _cli("report", "--store", str(store_path), "--out", str(markdown)).returncode == 0
+    assert htm.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html>")
+    assert markdown.read_text(encoding="utf-8").startswith("# Workflow report")
+
+
+def test_each_subcommand_help_describes_only_its_own_options() -> None:
+    """`email --help` never mentions --out, which it lacks; `report --help` explains it."""
+    mail, report = _cli("email", "--help"), _cli("report", "--help")
+    assert mail.returncode == 0 and report.returncode == 0
+    assert "--out" not in mail.stdout and "--out" in report.stdout
+    assert "from --out's suffix" in " ".join(report.stdout.split())
+    assert "attached report" in " ".join(mail.stdout.split())
+
+
+def test_email_connection_failure_names_the_server(store_path: Path) -> None:
+    """A closed port exits 1 with the mode, host and port named, and no traceback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = _cli(
+        "email", "--store", str(store_path), "--to", "a@example.com",
+        "--smtp-host", "127.0.0.1", "--smtp-port", str(port), "--smtp-timeout", "5",
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert f"plain SMTP 127.0.0.1:{port}" in proc.stderr
+    assert "Connection refused" in proc.stderr and "Traceback" not in proc.stderr

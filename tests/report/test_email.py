@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_workflow.reports.email import SmtpSettings, send_report
+from otel_workflow.reports.email import SmtpDeliveryError, SmtpSettings, send_report
 from tests.report.conftest import SmtpFactory, TlsFiles
 
 pytestmark = pytest.mark.integration
@@ -102,8 +102,9 @@ def test_ssl_with_login_delivers(
 def test_untrusted_certificate_is_refused(smtp_server: SmtpFactory, tmp_path: Path) -> None:
     """Without the test CA the self-signed certificate fails verification; nothing is sent."""
     server = smtp_server("ssl")
-    with pytest.raises(ssl.SSLError):
+    with pytest.raises(SmtpDeliveryError, match=f"ssl SMTP 127.0.0.1:{server.port}") as info:
         _send(SmtpSettings(port=server.port, mode="ssl", timeout=10), _attachment(tmp_path))
+    assert isinstance(info.value.__cause__, ssl.SSLError)
     assert server.messages == []
 
 
@@ -111,15 +112,17 @@ def test_wrong_password_raises_and_is_never_logged(
     smtp_server: SmtpFactory, tls_files: TlsFiles, tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:  # fmt: skip
-    """A refused login raises SMTPAuthenticationError and no log line holds the password."""
+    """A refused login raises with SMTPAuthenticationError as its cause, the password nowhere."""
     server = smtp_server("starttls", auth=("reports", "right"))
     settings = SmtpSettings(
         port=server.port, mode="starttls", username="reports", password="wrong-pw-123",
         cafile=str(tls_files.cert),
     )  # fmt: skip
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(smtplib.SMTPAuthenticationError):
+    with pytest.raises(SmtpDeliveryError, match="SMTPAuthenticationError: 535") as info:
         _send(settings, _attachment(tmp_path))
+    assert isinstance(info.value.__cause__, smtplib.SMTPAuthenticationError)
+    assert "wrong-pw-123" not in str(info.value)
     assert server.messages == []
     # It really reached the server (smtplib tries each mechanism the server offers).
     assert set(server.logins) == {("reports", "wrong-pw-123")}
@@ -128,15 +131,23 @@ def test_wrong_password_raises_and_is_never_logged(
     assert "wrong-pw-123" not in repr(settings)
 
 
-def test_unreachable_server_raises_oserror(tmp_path: Path) -> None:
-    """A closed port gives a connection error rather than hanging."""
+def _closed_port() -> int:
     import socket
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(OSError):
-        _send(SmtpSettings(port=port, timeout=5), _attachment(tmp_path))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("mode", ["plain", "starttls", "ssl"])
+def test_unreachable_server_error_names_mode_host_and_port(tmp_path: Path, mode: str) -> None:
+    """A closed port fails at once with an OSError naming the mode, host and port."""
+    port = _closed_port()
+    settings = SmtpSettings(port=port, mode=mode, timeout=5)  # type: ignore[arg-type]
+    with pytest.raises(OSError, match=f"{mode} SMTP 127.0.0.1:{port}") as info:
+        _send(settings, _attachment(tmp_path))
+    assert isinstance(info.value, SmtpDeliveryError)
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
 @pytest.mark.parametrize(
