@@ -171,17 +171,28 @@ class Breakpoint:
         known = {k: v for k, v in data.items() if k in _FIELDS}
         return cls(**known).validate()
 
-    def describe(self) -> str:
-        where = (self.span and f"span {self.span}") or (
-            f"step {self.step}" + (f" in {self.workflow}" if self.workflow else "")
-            if self.step else f"workflow {self.workflow}"
-        )  # fmt: skip
+    def where(self) -> str:
+        """What it matches: ``step charge in checkout``, ``workflow checkout``, ``span s``."""
+        if self.span:
+            return f"span {self.span}"
+        if self.step:
+            return f"step {self.step}" + (f" in {self.workflow}" if self.workflow else "")
+        return f"workflow {self.workflow}"
+
+    def conditions(self) -> str:
+        """Its condition and hit condition (``if total > 3 hits >=2``; empty when none)."""
         extra = [f"if {self.condition}"] if self.condition else []
         if self.hit_condition:
             extra.append(f"hits {self.hit_condition}")
-        state = "enabled" if self.enabled else f"disabled ({self.disabled_reason or 'by user'})"
+        return " ".join(extra)
+
+    def state(self) -> str:
+        return "enabled" if self.enabled else f"disabled ({self.disabled_reason or 'by user'})"
+
+    def describe(self) -> str:
         return (
-            f"{self.id} {self.action} at {where} {' '.join(extra)} [{state}, {self.hit_count} hits]"
+            f"{self.id} {self.action} at {self.where()} {self.conditions()} "
+            f"[{self.state()}, {self.hit_count} hits]"
         )
 
 

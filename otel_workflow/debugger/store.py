@@ -244,22 +244,26 @@ class DebugStore:
         return [dict(zip(keys, row, strict=True)) for row in rows]
 
     def execution_steps(self, execution_id: str) -> list[dict[str, Any]]:
-        """The recorded steps of one execution in start order, attributes decoded."""
+        """The recorded steps of one execution in start order, attributes decoded (the
+        execution's own row first: workflow, status, duration, trace and span ids)."""
         try:
             with self._lock:
                 rows = self._conn.execute(
-                    "SELECT step, step_index, attempt, status, attributes FROM steps "
+                    "SELECT step, step_index, attempt, status, attributes, duration, error_type "
+                    "FROM steps "
                     "WHERE execution_id = ? ORDER BY start_ns, id", (execution_id,),
                 ).fetchall()  # fmt: skip
                 wf = self._conn.execute(
-                    "SELECT workflow, status, attributes, trace_id, span_id FROM executions "
+                    "SELECT workflow, status, attributes, trace_id, span_id, duration, "
+                    "error_type FROM executions "
                     "WHERE execution_id = ?", (execution_id,),
                 ).fetchone()  # fmt: skip
         except sqlite3.OperationalError:
             return []
         steps = [
             {"step": r[0], "step_index": r[1], "attempt": r[2], "status": r[3],
-             "attributes": json.loads(r[4]) if r[4] else {}}
+             "attributes": json.loads(r[4]) if r[4] else {}, "duration": r[5],
+             "error_type": r[6]}
             for r in rows
         ]  # fmt: skip
         if wf is not None:
@@ -270,6 +274,8 @@ class DebugStore:
                     "status": wf[1],
                     "trace_id": wf[3],
                     "span_id": wf[4],
+                    "duration": wf[5],
+                    "error_type": wf[6],
                     "attributes": json.loads(wf[2]) if wf[2] else {},
                 },
             )
