@@ -7,6 +7,12 @@ Kinds (:data:`EXPORT_KINDS`): ``executions`` and ``steps`` are the raw rows of t
 (one per workflow execution / step attempt; store only), ``workflow_stats`` and
 ``step_stats`` are the engine's statistics (any backend).
 
+**Units**: numbers are raw, with the unit in the column name: seconds in ``*_seconds``
+columns (``duration_seconds``, ``cpu_time_seconds``; a statistic's ``avg_seconds``,
+``p95_seconds``, ``total_cpu_time_seconds``, ...), rates as fractions (``error_rate``)
+or per minute (``throughput_per_minute``).  ``otel-workflow stats --format csv|json`` uses the
+same names (:func:`machine_name`).
+
 **CSV**: a header row with the column names, then one row per record, columns always in
 the order of :data:`EXECUTION_COLUMNS` / :data:`STEP_COLUMNS` (or the statistics' field
 order); empty cell for a missing value; lines end in CRLF (RFC 4180).  Text cells that a
@@ -19,21 +25,25 @@ CPU times) stay numbers.  JSON is written unchanged.
 
     {
       "format": "otel-workflow-export",
-      "version": 1,
+      "version": 2,
       "kind": "executions",
       "generated_at": "2026-01-31T08:00:00+00:00",
       "range": {"since": "...ISO..." | null, "until": "...ISO..." | null},
-      "columns": ["trace_id", "span_id", ...],
+      "columns": ["trace_id", "span_id", ..., "duration_seconds", ...],
       "rows": [{"trace_id": "...", ...}, ...],
       "row_count": 1234
     }
 
-Times in raw rows are ISO 8601 UTC strings (``start``, ``end``); durations and CPU times
-are seconds (a step's duration excludes time paused in a debugger); ``attributes`` is a
-JSON object and ``events`` a JSON list in JSON, JSON text in CSV.  From store schema v2 a
-failed row also carries ``status_description``, ``exception_type``, ``exception_message``
-and ``exception_stacktrace`` (empty for rows written by v1).  ``row_count``
-comes last because it is only known once the rows are written.
+Times in raw rows are ISO 8601 UTC strings (``start``, ``end``); ``duration_seconds`` and
+``cpu_time_seconds`` are seconds (a step's duration excludes time paused in a debugger);
+``attributes`` is a JSON object and ``events`` a JSON list in JSON, JSON text in CSV.
+From store schema v2 a failed row also carries ``status_description``, ``exception_type``,
+``exception_message`` and ``exception_stacktrace`` (empty for rows written by v1).
+``row_count`` comes last because it is only known once the rows are written.
+
+Version history: **2** put the unit in the name of every number in seconds (``duration``
+became ``duration_seconds``, ``cpu_time`` ``cpu_time_seconds``, a statistic's ``avg``
+``avg_seconds`` and so on); **1** was the first.
 """
 
 from __future__ import annotations
@@ -54,7 +64,8 @@ if TYPE_CHECKING:
     from otel_workflow.analytics._backend import Backend
     from otel_workflow.analytics.engine import AnalyticsEngine
 
-EXPORT_FORMAT_VERSION = 1
+EXPORT_FORMAT_VERSION = 2
+"""Version of the JSON document; a new one means a column was renamed or its meaning changed."""
 EXPORT_KINDS = ("executions", "steps", "workflow_stats", "step_stats")
 
 EXECUTION_COLUMNS = export_columns(EXECUTIONS)
@@ -66,6 +77,17 @@ STEP_COLUMNS = export_columns(STEPS)
 # OWASP "CSV Injection": a cell a spreadsheet would read as a formula starts with one of
 # these; it is written with a leading single quote so it is shown as text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+SECONDS_FIELDS = frozenset(
+    {"avg", "min", "max", "p50", "p95", "p99", "total_cpu_time", "avg_cpu_time", "max_cpu_time"}
+)
+"""Fields of the analytics results that hold seconds without saying so in their name."""
+
+
+def machine_name(field: str) -> str:
+    """The CSV/JSON name of a result field: ``avg`` -> ``avg_seconds``; others unchanged."""
+    return f"{field}_seconds" if field in SECONDS_FIELDS else field
 
 
 def _stats_rows(items: Iterable[Any]) -> Iterator[list[Any]]:
@@ -81,11 +103,11 @@ def rows_for(
         columns, rows = backend.rows(kind, window, workflow)
         return list(columns), (list(r) for r in rows)
     if kind == "workflow_stats":
-        names = [f.name for f in dataclasses.fields(WorkflowStats)]
+        names = [machine_name(f.name) for f in dataclasses.fields(WorkflowStats)]
         stats: list[Any] = engine.workflow_stats(workflow, None, window.since, window.until)
         return names, _stats_rows(stats)
     if kind == "step_stats":
-        names = [f.name for f in dataclasses.fields(StepStats)]
+        names = [machine_name(f.name) for f in dataclasses.fields(StepStats)]
         stats = engine.step_stats(workflow, None, window.since, window.until)
         return names, _stats_rows(stats)
     raise ValueError(f"unknown export kind {kind!r}: expected one of {', '.join(EXPORT_KINDS)}")
@@ -173,7 +195,9 @@ __all__ = [
     "EXECUTION_COLUMNS",
     "EXPORT_FORMAT_VERSION",
     "EXPORT_KINDS",
+    "SECONDS_FIELDS",
     "STEP_COLUMNS",
+    "machine_name",
     "rows_for",
     "write_csv",
     "write_json",

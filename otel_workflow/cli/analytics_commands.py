@@ -121,9 +121,6 @@ def _engine(args: argparse.Namespace) -> Any:
 # Tables for people show durations in human units and rates as percentages
 # (otel_workflow._units, shared with the report); CSV and JSON keep raw seconds and
 # fractions, with the unit in the column name.
-_SECONDS_FIELDS = frozenset(
-    {"avg", "min", "max", "p50", "p95", "p99", "total_cpu_time", "avg_cpu_time"}
-)
 _DURATION_TRENDS = frozenset({"avg", "p50", "p95", "p99"})
 _RATE_TRENDS = frozenset({"error_rate", "success_rate"})
 
@@ -134,7 +131,9 @@ def _machine_key(field: str, metric: str | None = None) -> str:
         if metric in _DURATION_TRENDS:
             return "value_seconds"
         return "value_per_minute" if metric == "throughput" else "value"
-    return f"{field}_seconds" if field in _SECONDS_FIELDS else field
+    from otel_workflow.analytics.exports import machine_name
+
+    return machine_name(field)  # the exports' names, defined once
 
 
 def _cell(value: Any) -> str:

@@ -25,7 +25,10 @@ class Column:
     decl: str
     since: int = 1
     export: str | None = None
-    """Name in CSV/JSON exports; ``None``: the column name; ``""``: not exported."""
+    """Name in CSV/JSON exports; ``None``: the column name; ``""``: not exported.
+
+    An export name carries the unit of a number whose column name does not
+    (``duration_seconds``), as every CSV/JSON output of the project does."""
 
     @property
     def export_name(self) -> str:
@@ -79,7 +82,7 @@ EXECUTIONS = Table(
         Column("session_id", "TEXT"),
         Column("start_ns", "INTEGER NOT NULL", export="start"),
         Column("end_ns", "INTEGER NOT NULL", export="end"),
-        Column("duration", "REAL NOT NULL"),
+        Column("duration", "REAL NOT NULL", export="duration_seconds"),
         Column("attributes", "TEXT"),
         *_FAILURE,
     ),
@@ -104,8 +107,8 @@ STEPS = Table(
         Column("session_id", "TEXT"),
         Column("start_ns", "INTEGER NOT NULL", export="start"),
         Column("end_ns", "INTEGER NOT NULL", export="end"),
-        Column("duration", "REAL NOT NULL"),
-        Column("cpu_time", "REAL"),
+        Column("duration", "REAL NOT NULL", export="duration_seconds"),
+        Column("cpu_time", "REAL", export="cpu_time_seconds"),
         Column("attributes", "TEXT"),
         *_FAILURE,
     ),

@@ -9,7 +9,11 @@ import tracemalloc
 from pathlib import Path
 
 from otel_workflow.analytics import AnalyticsEngine
-from otel_workflow.analytics.exports import EXECUTION_COLUMNS, STEP_COLUMNS
+from otel_workflow.analytics.exports import (
+    EXECUTION_COLUMNS,
+    EXPORT_FORMAT_VERSION,
+    STEP_COLUMNS,
+)
 
 from .conftest import SpanFactory, Workload
 
@@ -45,12 +49,12 @@ def test_json_document_structure(workload: Workload, tmp_path: Path) -> None:
     with AnalyticsEngine.from_store(workload.path) as engine:
         count = engine.export_json(out, kind="steps", since="2026-01-01T00:30:00Z")
     doc = json.loads(out.read_text())
-    assert doc["format"] == "otel-workflow-export" and doc["version"] == 1
+    assert doc["format"] == "otel-workflow-export" and doc["version"] == EXPORT_FORMAT_VERSION == 2
     assert doc["kind"] == "steps" and doc["columns"] == list(STEP_COLUMNS)
     assert doc["range"]["since"] == "2026-01-01T00:30:00+00:00" and doc["range"]["until"] is None
     assert doc["row_count"] == count == len(doc["rows"]) > 0
     row = doc["rows"][0]
-    assert isinstance(row["duration"], float) and isinstance(row["attributes"], dict)
+    assert isinstance(row["duration_seconds"], float) and isinstance(row["attributes"], dict)
     assert row["start"] >= "2026-01-01T00:30:00"
 
 
@@ -64,12 +68,47 @@ def test_empty_json_export_is_valid(workload: Workload) -> None:
 
 
 def test_stats_exports(workload: Workload) -> None:
-    """workflow_stats can be exported as CSV with the statistics' field names."""
+    """workflow_stats export as CSV with the statistics' fields, seconds named *_seconds."""
     buffer = io.StringIO()
     with AnalyticsEngine.from_store(workload.path) as engine:
         assert engine.export_csv(buffer, kind="workflow_stats") == 3
-    header = buffer.getvalue().splitlines()[0].split(",")
-    assert header[:3] == ["workflow", "workflow_type", "count"] and "p99" in header
+        stats = {s.workflow: s for s in engine.workflow_stats()}
+    rows = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+    header = list(rows[0])
+    assert header[:3] == ["workflow", "workflow_type", "count"]
+    assert {"p99_seconds", "avg_seconds", "max_seconds"} <= set(header)
+    assert not {"p99", "avg", "max"} & set(header)
+    for row in rows:
+        assert float(row["p95_seconds"]) == stats[row["workflow"]].p95
+
+
+def test_every_number_in_seconds_names_its_unit(workload: Workload) -> None:
+    """No export column holds seconds under a bare name: raw rows and both statistics kinds."""
+    with AnalyticsEngine.from_store(workload.path) as engine:
+        for kind in ("executions", "steps", "workflow_stats", "step_stats"):
+            buffer = io.StringIO()
+            engine.export_json(buffer, kind=kind)
+            columns = json.loads(buffer.getvalue())["columns"]
+            bare = {"duration", "cpu_time", "avg", "min", "max", "p50", "p95", "p99",
+                    "total_cpu_time", "avg_cpu_time"} & set(columns)  # fmt: skip
+            assert not bare, (kind, bare)
+            assert any(c.endswith("_seconds") for c in columns), kind
+
+
+def test_exports_and_stats_csv_name_columns_alike(workload: Workload) -> None:
+    """`export --kind step_stats` and `stats`-style `steps --format csv` share column names."""
+    import subprocess
+    import sys
+
+    def header(*argv: str) -> list[str]:
+        proc = subprocess.run(
+            [sys.executable, "-m", "otel_workflow.cli", *argv, "--store", str(workload.path),
+             "--format", "csv"], capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        return proc.stdout.splitlines()[0].split(",")
+
+    assert header("export", "--kind", "step_stats") == header("steps")
+    assert header("export", "--kind", "workflow_stats") == header("stats")
 
 
 def test_exports_are_streamed(tmp_path: Path) -> None:
@@ -112,7 +151,7 @@ def test_csv_neutralises_formula_cells_and_keeps_numbers(
     users = [r["user_id"] for r in rows]
     assert users == ["'" + u for u in dangerous] + ["plain"]
     assert {r["workflow"] for r in rows} == {"'=cmd|' /C calc'!A0", "order"}
-    assert [r["duration"] for r in rows] == ["0.25"] * len(dangerous) + ["0.5"]
+    assert [r["duration_seconds"] for r in rows] == ["0.25"] * len(dangerous) + ["0.5"]
     doc = json.loads((tmp_path / "x.json").read_text())
     assert [r["user_id"] for r in doc["rows"]] == [*dangerous, "plain"]
 

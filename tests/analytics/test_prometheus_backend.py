@@ -162,7 +162,7 @@ def test_workflow_stats_agree(
         # which also cover the span's own bookkeeping (a fraction of a millisecond).
         assert p.avg == pytest.approx(s.avg, rel=0.02, abs=5e-4)
         columns, rows_iter = store.iter_rows("executions", name, since, until)
-        durations = sorted(r[columns.index("duration")] for r in rows_iter)
+        durations = sorted(r[columns.index("duration_seconds")] for r in rows_iter)
         for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
             assert _agrees(getattr(p, key), durations, q), (
                 name,
@@ -185,7 +185,7 @@ def test_step_stats_and_errors_agree(
     by_key: dict[tuple[str, str], list[float]] = {}
     for row in rows:
         key = (row[columns.index("workflow")], row[columns.index("step")])
-        by_key.setdefault(key, []).append(row[columns.index("duration")])
+        by_key.setdefault(key, []).append(row[columns.index("duration_seconds")])
     for key, s in s_steps.items():
         p = p_steps[key]
         assert _close(p.count, s.count), (key, p.count, s.count)

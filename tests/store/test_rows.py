@@ -59,16 +59,16 @@ def test_every_column_is_stored_by_name(tmp_path: Path, factory: SpanFactory) ->
     assert (execution["workflow"], execution["workflow_type"], execution["user_id"]) == (
         "order", "commerce", "ann"
     )
-    assert (execution["status"], execution["error_type"], execution["duration"]) == (
+    assert (execution["status"], execution["error_type"], execution["duration_seconds"]) == (
         "error", "ValueError", 2.0
     )
     assert execution["start"] == root.start_time and execution["end"] == root.end_time
     assert execution["attributes"] == {"code.function.name": "run_order", "tenant": "acme"}
     assert step["parent_span_id"] == format(root.context.span_id, "016x")
-    assert (step["step"], step["step_index"], step["attempt"], step["cpu_time"]) == (
+    assert (step["step"], step["step_index"], step["attempt"], step["cpu_time_seconds"]) == (
         "charge", 0, 1, 0.25
     )
-    assert (step["error_type"], step["error_category"], step["duration"]) == (
+    assert (step["error_type"], step["error_category"], step["duration_seconds"]) == (
         "TimeoutError", "timeout", 0.5
     )
     assert step["execution_id"] == execution["execution_id"]
@@ -149,8 +149,8 @@ def test_paused_time_is_not_part_of_the_duration(tmp_path: Path) -> None:
     other = spans.tracer.start_span("other", attributes=_STEP, start_time=10**18)
     other.end(end_time=10**18 + 3 * 10**9)
     rows = {r["step"]: r for r in spans.steps()}
-    assert rows["charge"]["duration"] == 10 - 7.25
-    assert rows["other"]["duration"] == 3.0
+    assert rows["charge"]["duration_seconds"] == 10 - 7.25
+    assert rows["other"]["duration_seconds"] == 3.0
 
 
 def test_secrets_set_by_other_code_are_scrubbed_in_the_store(tmp_path: Path) -> None:
