@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 import otel_workflow as ow
 from otel_workflow.debugger import WorkflowDebugger
@@ -82,7 +85,9 @@ def test_trace_is_ordered_and_readable_from_another_debugger(dbg: WorkflowDebugg
                                                               tmp_path: Path) -> None:  # fmt: skip
     """A trace records enter/exit with arguments and results, readable after the run."""
     dbg.start_trace(workflow="shop")
+    started = time.time()
     shop({"items": []}, 1)
+    ended = time.time()
     eid = dbg.last_execution_id
     assert eid is not None
     other = WorkflowDebugger(tmp_path / "store.db")
@@ -93,4 +98,18 @@ def test_trace_is_ordered_and_readable_from_another_debugger(dbg: WorkflowDebugg
     ]  # fmt: skip
     assert trace[1]["arguments"]["sku"] == "sku-0"
     assert trace[-1]["result"]["status"] == "closed"
-    assert all(e["duration"] >= 0 for e in trace if e["event"] == "exit")
+    # Each exit's duration is the time since its own enter, inside the call's wall time,
+    # and the workflow's covers its steps'.
+    enters: list[dict] = []
+    durations: dict[str, float] = {}
+    for e in trace:
+        if e["event"] == "enter":
+            enters.append(e)
+            continue
+        enter = enters.pop()
+        assert enter["name"] == e["name"]
+        assert e["duration"] == pytest.approx(e["ts"] - enter["ts"])
+        assert started <= enter["ts"] <= e["ts"] <= ended
+        durations[e["name"]] = e["duration"]
+    assert durations["shop"] >= durations["add_item"] + durations["close"]
+    assert durations["shop"] <= ended - started
