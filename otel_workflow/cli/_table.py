@@ -111,9 +111,21 @@ def render(
     lines.append(_GAP.join("-" * widths[i] for i in shown))
     lines.extend(line(row) for row in rows)
     if hidden:
-        # A header never breaks across lines either: wrap with its spaces made unbreakable.
-        left_out = ", ".join(columns[i].header.replace(" ", "\0") for i in sorted(hidden))
-        note = f"(left out to fit {width} columns: {left_out}; --format csv has them all)"
-        wrapped = textwrap.wrap(note, width or len(note), break_long_words=False)
-        lines.extend(["", *(part.replace("\0", " ") for part in wrapped)])
+        lines.extend(["", *_left_out_note([columns[i].header for i in sorted(hidden)], width)])
     return lines
+
+
+def _left_out_note(headers: Sequence[str], width: int | None) -> list[str]:
+    """``(left out to fit W columns: a, b; all in --format csv)``, wrapped within ``width``.
+
+    Lines break only between words: a header ("cpu avg") and the closing hint are never
+    split, and ``--format`` is not broken at its hyphens.
+    """
+    glue = "\0"  # textwrap never breaks at it; turned back into a space afterwards
+    left_out = ", ".join(h.replace(" ", glue) for h in headers)
+    tail = glue.join(["all", "in", "--format", "csv)"])
+    note = f"(left out to fit {width} columns: {left_out}; {tail}"
+    wrapped = textwrap.wrap(
+        note, width or len(note), break_long_words=False, break_on_hyphens=False
+    )
+    return [part.replace(glue, " ") for part in wrapped]

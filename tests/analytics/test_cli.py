@@ -180,6 +180,23 @@ def test_narrow_table_names_the_columns_it_left_out(workload: Workload) -> None:
     assert "left out" not in wide and " p50 " in wide.splitlines()[1] + " "
 
 
+@pytest.mark.parametrize("columns", [80, 60, 44, 30])
+def test_left_out_note_wraps_between_words_within_the_width(
+    workload: Workload, columns: int
+) -> None:
+    """The note under a cut table fits the width and never splits a header or the hint."""
+    out = _cli("steps", "--store", str(workload.path), columns=columns).stdout
+    note_lines = out.split("\n\n", 1)[1].splitlines()
+    assert note_lines and all(len(line) <= columns for line in note_lines), note_lines
+    note = " ".join(note_lines)
+    left_out = note.split(" columns: ", 1)[1].split(";", 1)[0].split(", ")
+    header = out.splitlines()[1].split()
+    assert left_out and not set(left_out) & set(header)
+    for name in left_out:  # each header whole on one line ("cpu avg" not "cpu" / "avg")
+        assert any(name in line for line in note_lines), (name, note_lines)
+    assert any(line.endswith("all in --format csv)") for line in note_lines), note_lines
+
+
 def test_piped_output_without_columns_is_not_cut(workload: Workload) -> None:
     """Piped with no $COLUMNS, the table keeps every column, however wide."""
     out = _cli("steps", "--store", str(workload.path), columns=None).stdout
