@@ -254,7 +254,7 @@ def _configure(store: str) -> Any:
 
     current = config.current()
     if current is not None:
-        if getattr(current, "store_path", None) != os.path.abspath(store):
+        if os.path.abspath(str(getattr(current, "store_path", ""))) != os.path.abspath(store):
             print(f"note: telemetry is already configured (store: {current.store_path}); "
                   f"executions are recorded there", file=sys.stderr)  # fmt: skip
         return None
