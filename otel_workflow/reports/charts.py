@@ -10,7 +10,11 @@ What every chart guarantees: a value with no neighbour is drawn as a marker (a l
 two points, so a lone bucket would otherwise be invisible); tick labels never overlap
 (the densest tick spacing whose labels, measured after layout, leave a gap is used;
 1-2-5 ticks first, so a range within one decade still gets several labels); the time axis
-is labelled with its zone; axis labels name the unit their ticks are written in.
+is labelled with its zone, its ticks are whole times (``10:26:42``, with the date when the
+range spans days); axis labels name the unit their ticks are written in; every chart has
+a legend, even with one series; a series equal to one drawn before it is drawn dashed with
+its own marker, so neither hides the other; a series name keeps one colour on every chart
+(:func:`series_colours`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ try:
     import matplotlib
     from matplotlib.axis import Axis
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
+    from matplotlib.dates import AutoDateLocator, date2num, num2date
     from matplotlib.figure import Figure
     from matplotlib.ticker import (
         FuncFormatter,
@@ -46,8 +50,17 @@ from otel_workflow.reports.units import TIME_ZONE, TIME_ZONE_NAME, format_tick_d
 
 # Colour-blind safe (Okabe-Ito), in the order series get them.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
-ERROR_COLOUR = "#D55E00"
-"""The error-rate series' colour (vermillion)."""
+TOTAL = "all"
+"""The name of the series summing every workflow."""
+TOTAL_COLOUR = PALETTE[0]
+"""The colour of the :data:`TOTAL` series on every chart."""
+# Bars that are not workflows (percentiles, error categories) are drawn in greys, light
+# to dark, so no colour on the page means both a workflow and something else.
+BAR_GREYS = ("#AEB8C4", "#7D8A9A", "#4E5B6C", "#232D3A")
+# Later copies of an identical series: dashed over the (widened) first one, each with its
+# own hollow marker around the first one's dot, so both stay visible.
+_OVERLAP_STYLES = (((0, (3, 3)), "s"), ((0, (1, 2)), "D"), ((0, (5, 2, 1, 2)), "^"))
+_WIDE_LINE = 3.4
 
 _MAX_SERIES = 8  # more lines than this are unreadable; the rest are folded into the legend note
 # About the report page's content width at 96 px per inch, so a chart fills the page
@@ -87,6 +100,49 @@ def _figure(height: float = _HEIGHT) -> Figure:
         fig = Figure(figsize=(WIDTH_INCHES, height), layout="constrained")
     FigureCanvasAgg(fig)  # a canvas that can measure text, for the tick-label check
     return fig
+
+
+def series_colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per series name, the same on every chart of a report.
+
+    :data:`TOTAL` gets :data:`TOTAL_COLOUR`; the other names, sorted, the rest of
+    :data:`PALETTE` in order (repeating after seven).
+    """
+    others = sorted({n for n in names if n != TOTAL})
+    rest = PALETTE[1:]
+    colours = {name: rest[i % len(rest)] for i, name in enumerate(others)}
+    colours[TOTAL] = TOTAL_COLOUR
+    return colours
+
+
+def series_id(salt: str, name: str) -> str:
+    """The SVG ``id`` of series ``name`` on the chart drawn with ``salt`` (unique per page)."""
+    return f"{salt}-series-{name.encode('utf-8').hex()}"
+
+
+def _same(a: Sequence[tuple[float, float]], b: Sequence[tuple[float, float]]) -> bool:
+    return len(a) == len(b) and all(
+        x1 == x2 and (y1 == y2 or (math.isnan(y1) and math.isnan(y2)) or math.isclose(y1, y2))
+        for (x1, y1), (x2, y2) in zip(a, b, strict=True)
+    )
+
+
+def _time_axis(ax: Any) -> None:
+    """Ticks as whole times in :data:`TIME_ZONE`; the date in the label, or in each tick
+    when the range spans days."""
+    low, high = (num2date(v, tz=TIME_ZONE) for v in ax.get_xlim())  # type: ignore[no-untyped-call]
+    one_day = low.date() == high.date()
+    pattern = "%H:%M:%S" if one_day else "%Y-%m-%d %H:%M"
+
+    def label(value: float, _pos: int | None) -> str:
+        moment = num2date(value, tz=TIME_ZONE)  # type: ignore[no-untyped-call]
+        if not one_day and moment.second:
+            return str(moment.strftime("%Y-%m-%d %H:%M:%S"))
+        return str(moment.strftime(pattern))
+
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    day = f", {low:%Y-%m-%d}" if one_day else ""
+    ax.set_xlabel(f"time ({TIME_ZONE_NAME}{day})")
 
 
 def _short(label: str, limit: int = 48) -> str:
@@ -170,60 +226,76 @@ def time_series_figure(
     percent: bool = False,
     xlim: tuple[datetime, datetime] | None = None,
     colours: Mapping[str, str] | None = None,
+    salt: str = "timeseries",
 ) -> Figure:
-    """A line chart of one or more time series; ``xlim`` fixes the time axis."""
+    """A line chart of one or more time series; ``xlim`` fixes the time axis.
+
+    ``colours`` maps series names to colours (default :func:`series_colours` of the names);
+    each line's SVG id is :func:`series_id` of ``salt`` and its name.
+    """
     with matplotlib.rc_context(_RC):
         fig = _figure()
         ax = fig.add_subplot()
-        names = sorted(series, key=lambda name: (name != "all", name))
+        names = sorted(series, key=lambda name: (name != TOTAL, name))
+        palette = {**series_colours(names), **(colours or {})}
         ys_all: list[float] = []
-        for index, name in enumerate(names[:_MAX_SERIES]):
+        drawn_series: list[tuple[str, list[tuple[float, float]], Any]] = []
+        for name in names[:_MAX_SERIES]:
             points = sorted(series[name], key=lambda point: point[0])
             xs = date2num([point[0] for point in points])  # type: ignore[no-untyped-call]
             values = [None if v is None else (v * 100.0 if percent else v) for _, v in points]
             ys = [float("nan") if v is None else v for v in values]
             ys_all.extend(ys)
-            colour = (colours or {}).get(name, PALETTE[index % len(PALETTE)])
+            colour = palette[name]
             drawn = sum(1 for v in values if v is not None)
-            ax.plot(
-                xs, ys, marker="o" if drawn < _ALL_MARKERS_BELOW else None, markersize=3.5,
-                linewidth=1.6, color=colour, label=_short(name),
+            here = [(float(x), y) for x, y in zip(xs, ys, strict=True)]
+            twins = [(other, line) for other, points_, line in drawn_series
+                     if _same(points_, here)]  # fmt: skip
+            style: dict[str, Any] = {"linestyle": "-", "marker": "o", "markersize": 3.5}
+            label = _short(name)
+            if twins:
+                # Drawn on top of an identical line it would hide it (and be hidden): the
+                # first one widened, this one dashed over it with a hollow marker around the
+                # first one's dots, and the legend says which line it matches.
+                twins[0][1].set_linewidth(_WIDE_LINE)
+                dashes, marker = _OVERLAP_STYLES[(len(twins) - 1) % len(_OVERLAP_STYLES)]
+                style = {"linestyle": dashes, "marker": marker, "markersize": 7.0 + 2 * len(
+                    twins), "markerfacecolor": "none", "markeredgewidth": 1.4}  # fmt: skip
+                label = f"{_short(name)} (same as {_short(twins[0][0], 24)})"
+            elif drawn >= _ALL_MARKERS_BELOW:
+                style["marker"] = None
+            (line,) = ax.plot(
+                xs, ys, linewidth=1.6, color=colour, label=label, gid=series_id(salt, name),
+                **style,
             )  # fmt: skip
+            drawn_series.append((name, here, line))
             lone = lone_points(values)
             if lone and drawn >= _ALL_MARKERS_BELOW:
                 ax.plot([xs[i] for i in lone], [ys[i] for i in lone], linestyle="none",
                         marker="o", markersize=3.5, color=colour)  # fmt: skip
-        locator = AutoDateLocator(tz=TIME_ZONE)  # type: ignore[no-untyped-call]
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=TIME_ZONE))  # type: ignore[no-untyped-call]
         if xlim is not None:
             # Same time axis on every trend chart, whatever range each series happens to cover.
             ax.set_xlim(date2num(xlim[0]), date2num(xlim[1]))  # type: ignore[no-untyped-call]
-        ax.set_xlabel(f"time ({TIME_ZONE_NAME})")
         ax.set_title(title, loc="left", fontweight="bold")
         ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         if percent:
             ax.yaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=None, symbol=" %"))
-        if percent:
             # Room above 100 % so a line at the top is not cut by the frame.
             top = max((y for y in ys_all if math.isfinite(y)), default=0.0)
             ax.set_ylim(0, max(top * 1.08, 1.0))
-        if len(names) > 1:
+        _time_axis(ax)
+        if names:
             hidden = len(names) - _MAX_SERIES
-            # Below the axes (constrained layout makes room), so it never hides a line.
+            # Below the axes (constrained layout makes room), so it never hides a line; also
+            # with one series, which a reader cannot otherwise name.
             fig.legend(
-                loc="outside lower left", fontsize=8, frameon=False, ncols=3,
+                loc="outside lower left", fontsize=8, frameon=False, ncols=min(4, len(names)),
                 title=f"(+{hidden} more not drawn)" if hidden > 0 else None,
             )  # fmt: skip
 
         def dates(most: int) -> Callable[[], Any]:
-            def make() -> Any:
-                thinner = AutoDateLocator(tz=TIME_ZONE, minticks=2, maxticks=most)  # type: ignore[no-untyped-call]
-                ax.xaxis.set_major_formatter(ConciseDateFormatter(thinner, tz=TIME_ZONE))  # type: ignore[no-untyped-call]
-                return thinner
-
-            return make
+            return lambda: AutoDateLocator(tz=TIME_ZONE, minticks=2, maxticks=most)  # type: ignore[no-untyped-call]
 
         _fit_ticks(
             fig,
@@ -235,7 +307,7 @@ def time_series_figure(
 
 def time_series_chart(series: Series, *, salt: str = "timeseries", **options: Any) -> str:
     """:func:`time_series_figure` as SVG text."""
-    return _svg(time_series_figure(series, **options), salt)
+    return _svg(time_series_figure(series, salt=salt, **options), salt)
 
 
 def horizontal_bar_figure(
@@ -248,7 +320,8 @@ def horizontal_bar_figure(
     """Grouped horizontal bars: one row per label, one bar per key of its mapping.
 
     With ``log=True`` the values are durations in seconds, and ticks are written in human
-    units (``250 ms``, ``1.5 s``).
+    units (``250 ms``, ``1.5 s``).  Keys (percentiles, a count) get :data:`BAR_GREYS`, light
+    to dark, never a workflow's colour; the legend names them, even when there is one.
     """
     keys: list[str] = []
     for _, group in values:
@@ -263,7 +336,8 @@ def horizontal_bar_figure(
             ys = [row + (k - (len(keys) - 1) / 2) * bar for row in range(rows)]
             # A log axis has no zero: a missing or zero value draws no bar rather than failing.
             xs = [_bar_value(group.get(key), log) for _, group in values]
-            ax.barh(ys, xs, height=bar, color=PALETTE[k % len(PALETTE)], label=key)
+            grey = BAR_GREYS[k % len(BAR_GREYS)] if len(keys) > 1 else BAR_GREYS[1]
+            ax.barh(ys, xs, height=bar, color=grey, label=key)
         ax.set_yticks(range(rows), [_short(label) for label, _ in values])
         ax.invert_yaxis()  # first row at the top, as in the table beside it
         ax.grid(axis="y", visible=False)
@@ -284,7 +358,7 @@ def horizontal_bar_figure(
             )
         ax.set_xlabel(xlabel)
         ax.set_title(title, loc="left", fontweight="bold")
-        if len(keys) > 1:  # outside the axes, so it never hides a bar
+        if keys:  # outside the axes, so it never hides a bar
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
         return fig
 

@@ -53,12 +53,15 @@ def build_charts(data: ReportData) -> list[Chart]:
     from otel_workflow.reports import charts
 
     xlim = _trend_limits(data)
+    throughput = _throughput_series(data.throughput)
+    # One colour per workflow (and for the total) on every chart of the report.
+    colours = charts.series_colours([*(w.workflow for w in data.workflows), *throughput])
     result = [
-        _trend(charts, "throughput", titles["throughput"], _throughput_series(data.throughput),
-               "executions per minute", xlim, percent=False),
+        _trend(charts, "throughput", titles["throughput"], throughput,
+               "executions per minute", xlim, colours, percent=False),
         _trend(charts, "error-rate", titles["error-rate"],
-               {"all": [(_middle(p), p.value) for p in data.error_rate]}, "error rate", xlim,
-               percent=True),
+               {charts.TOTAL: [(_middle(p), p.value) for p in data.error_rate]}, "error rate",
+               xlim, colours, percent=True),
     ]  # fmt: skip
     timed = [w for w in data.workflows if w.p50 is not None]
     if len(timed) > _MAX_DURATION_ROWS:
@@ -102,12 +105,11 @@ def _trend_limits(data: ReportData) -> tuple[datetime, datetime] | None:
 
 def _trend(
     charts: ModuleType, key: str, title: str, series: dict[str, _Points], ylabel: str,
-    xlim: tuple[datetime, datetime] | None, *, percent: bool,
+    xlim: tuple[datetime, datetime] | None, colours: dict[str, str], *, percent: bool,
 ) -> Chart:  # fmt: skip
     if not any(value is not None for points in series.values() for _, value in points):
         # e.g. Prometheus before two scrapes have happened: nothing to draw yet.
         return Chart(key, title, None, "No data points in this range yet.")
-    colours = {"all": charts.ERROR_COLOUR} if percent else None
     svg = charts.time_series_chart(
         series, title=title, ylabel=ylabel, percent=percent, xlim=xlim, salt=key,
         colours=colours,

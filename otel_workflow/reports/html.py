@@ -34,10 +34,17 @@ h1{margin-bottom:.2rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde2ea;padd
 .card{border:1px solid #dde2ea;border-radius:8px;padding:.8rem 1.2rem;min-width:9rem}
 .card b{display:block;font-size:1.6rem}.card span{color:#5b6577;font-size:.85rem}
 .scroll{overflow-x:auto}
-table{border-collapse:collapse;width:100%;font-size:.88rem;margin:.6rem 0}
-th,td{padding:.35rem .6rem;border-bottom:1px solid #eceff4;text-align:right}
+table{border-collapse:collapse;width:100%;font-size:.84rem;margin:.6rem 0}
+th,td{padding:.35rem .4rem;border-bottom:1px solid #eceff4;text-align:right;white-space:nowrap}
 th{background:#f5f7fa}th.text,td.text{text-align:left}
-td.text{overflow-wrap:break-word}td:not(.text),td a{white-space:nowrap}
+.cut{display:inline-block;max-width:12em;overflow:hidden;text-overflow:ellipsis;
+vertical-align:bottom}
+.id .cut{max-width:17ch;font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;
+font-size:.8rem}
+@media (max-width:1100px){table{font-size:.8rem}th,td{padding:.3rem .35rem}
+.id .cut{max-width:12ch}.cut{max-width:10em}}
+@media (max-width:960px){body{padding:0 .5rem}table{font-size:.72rem}th,td{padding:.25rem}
+.id .cut{max-width:8ch}.cut{max-width:7em}}
 .chart{margin:1rem 0}.chart svg{display:block;width:100%;height:auto}
 .warning{border:2px solid #b3261e;background:#fdecea;color:#5f1410;border-radius:8px;
 padding:.8rem 1.2rem;font-weight:600}
@@ -152,6 +159,17 @@ def _cell(cell: Cell) -> str:
     return _e(cell)
 
 
+def _td(table: Table, i: int, cell: Cell) -> str:
+    # No cell wraps (an id or a time broken across lines is misread); a long name or id is
+    # cut with an ellipsis on screen, whole in the tooltip and when copied.
+    if i >= table.text_columns:
+        return f"<td>{_cell(cell)}</td>"
+    text = cell.text if isinstance(cell, Link) else cell
+    kind = "text id" if i in table.id_columns else "text"
+    # (max-width does not apply to a table cell itself, hence the inner span)
+    return f'<td class="{kind}"><span class="cut" title="{_e(text)}">{_cell(cell)}</span></td>'
+
+
 def table_html(table: Table) -> str:
     """A heading and the table (or its ``empty`` note); nothing for an empty optional table."""
     heading = f'<h2 id="{_e(table.key)}">{_e(table.title)}</h2>'
@@ -162,11 +180,7 @@ def table_html(table: Table) -> str:
         for i, h in enumerate(table.head)
     )
     body = "".join(
-        "<tr>" + "".join(
-            f'<td class="text">{_cell(cell)}</td>' if i < table.text_columns
-            else f"<td>{_cell(cell)}</td>"
-            for i, cell in enumerate(row)
-        ) + "</tr>"
+        "<tr>" + "".join(_td(table, i, cell) for i, cell in enumerate(row)) + "</tr>"
         for row in table.rows
     )  # fmt: skip
     note = f'<p class="meta">{_e(table.note)}</p>' if table.note else ""

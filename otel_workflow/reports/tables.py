@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from otel_workflow._units import format_rate
-from otel_workflow.analytics.models import ExecutionRecord, Outlier
+from otel_workflow.analytics.models import ExecutionRecord, Outlier, WorkflowStats
 from otel_workflow.reports.data import DRILL_DOWN_ROWS, ReportData
 from otel_workflow.reports.links import trace_link
 from otel_workflow.reports.units import (
@@ -42,7 +42,8 @@ class Table:
 
     The first ``text_columns`` columns are left-aligned text, the rest numbers.  ``note``
     follows the table (e.g. how many rows were left out); a table with no rows shows
-    ``empty`` instead, or is left out when ``empty`` is blank.
+    ``empty`` instead, or is left out when ``empty`` is blank.  ``id_columns`` hold long
+    identifiers (trace ids) that a page may show shortened, the whole id still copyable.
     """
 
     key: str
@@ -52,6 +53,7 @@ class Table:
     text_columns: int
     note: str = ""
     empty: str = ""
+    id_columns: tuple[int, ...] = ()
 
 
 def _more(shown: int, total: int, what: str) -> str:
@@ -66,14 +68,26 @@ def rate_text(per_minute: float | None, window_seconds: float | None) -> str:
 
 
 def workflows_table(data: ReportData) -> Table:
-    """Per-workflow statistics."""
+    """Per-workflow statistics.
+
+    When every workflow's rate is over the same window (the usual case: one rate window per
+    report), the window is said once, in the Rate header, which keeps the table narrow.
+    """
+    windows = {w.rate_window_seconds for w in data.workflows}
+    (shared,) = windows if len(windows) == 1 and None not in windows else (None,)
+    rate_head = f"Rate (over {format_duration(shared)})" if shared else "Rate"
+    suffix = f" over {format_duration(shared)}" if shared else ""
+
+    def rate(w: WorkflowStats) -> str:
+        text = rate_text(w.throughput_per_minute, w.rate_window_seconds)
+        return text[: -len(suffix)] if suffix and text.endswith(suffix) else text
+
     head = ("Workflow", "Type", "Executions", "Failed", "Cancelled", "Error rate", "Avg", "p50",
-            "p95", "p99", "Max", "Rate")  # fmt: skip
+            "p95", "p99", "Max", rate_head)  # fmt: skip
     rows: list[list[Cell]] = [
         [w.workflow, w.workflow_type, f"{w.count:,}", f"{w.failed:,}", f"{w.cancelled:,}",
          format_percent(w.error_rate), format_duration(w.avg), format_duration(w.p50),
-         format_duration(w.p95), format_duration(w.p99), format_duration(w.max),
-         rate_text(w.throughput_per_minute, w.rate_window_seconds)]
+         format_duration(w.p95), format_duration(w.p99), format_duration(w.max), rate(w)]
         for w in data.workflows
     ]  # fmt: skip
     return Table("workflows", "Workflows", head, rows, 2)
@@ -122,6 +136,7 @@ def _execution_rows(data: ReportData, records: Sequence[ExecutionRecord]) -> lis
 
 _EXECUTION_HEAD = ("Workflow", "Execution id", "Trace id", "User", "Status / error",
                    f"Start ({TIME_ZONE_NAME})", "Duration")  # fmt: skip
+_ID_COLUMNS = (1, 2)  # execution id, trace id
 
 
 def drill_down_tables(data: ReportData) -> list[Table]:
@@ -130,13 +145,13 @@ def drill_down_tables(data: ReportData) -> list[Table]:
     if data.slowest_executions is not None:
         tables.append(Table(
             "slowest-executions", "Slowest executions", _EXECUTION_HEAD,
-            _execution_rows(data, data.slowest_executions), 5,
+            _execution_rows(data, data.slowest_executions), 5, id_columns=_ID_COLUMNS,
         ))  # fmt: skip
     if data.failed_executions is not None:
         tables.append(Table(
             "failed-executions", "Latest failed executions", _EXECUTION_HEAD,
             _execution_rows(data, data.failed_executions), 5,
-            empty="No failed executions in this range.",
+            empty="No failed executions in this range.", id_columns=_ID_COLUMNS,
         ))  # fmt: skip
     if data.outliers is not None:
         shown = data.outliers[:DRILL_DOWN_ROWS]
@@ -149,8 +164,8 @@ def drill_down_tables(data: ReportData) -> list[Table]:
         more = "Only the slowest are shown." if len(data.outliers) > len(shown) else ""
         tables.append(Table(
             "outliers", "Outliers (slower than their workflow's p99)",
-            (*_EXECUTION_HEAD, "p99 of workflow"), rows, 5, more,
-            "No execution is slower than its workflow's p99.",
+            (*_EXECUTION_HEAD, "Workflow p99"), rows, 5, more,
+            "No execution is slower than its workflow's p99.", _ID_COLUMNS,
         ))  # fmt: skip
     if data.users:  # only when executions carry user ids
         shown_users = data.users[: 2 * DRILL_DOWN_ROWS]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,8 +12,10 @@ import pytest
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.reports import collect, render_report
 from otel_workflow.reports.charts import (
-    ERROR_COLOUR,
+    TOTAL_COLOUR,
     horizontal_bar_figure,
+    series_colours,
+    series_id,
     time_series_figure,
 )
 from tests.report import chromium as browser
@@ -80,8 +83,8 @@ def test_short_run_error_rate_is_visible_in_chromium(
         render_report(engine, tmp_path / "short.md", since="24h", format="markdown")
     svg = tmp_path / "short_files" / "error-rate.svg"
     run = browser.screenshot(chromium, svg, tmp_path / "error-rate.png", width=1100, height=450)
-    # A line plus markers in the error colour: hundreds of pixels, not a dot or nothing.
-    assert _pixels_like(run.screenshot, ERROR_COLOUR) > 300
+    # A line plus markers in the total's colour: hundreds of pixels, not a dot or nothing.
+    assert _pixels_like(run.screenshot, TOTAL_COLOUR) > 300
 
 
 def test_lone_points_get_markers() -> None:
@@ -130,7 +133,69 @@ def test_time_axis_ticks_do_not_overlap(span: timedelta) -> None:
     assert len(_tick_texts(fig, ax.xaxis)) >= 2
     assert _labels_overlap(fig, ax.xaxis, horizontal=True) == []
     assert _labels_overlap(fig, ax.yaxis, horizontal=False) == []
-    assert ax.get_xlabel() == "time (UTC)"
+    assert ax.get_xlabel().startswith("time (UTC")
+
+
+@pytest.mark.parametrize(
+    ("start", "span", "pattern", "label"),
+    [
+        (_T0 + timedelta(seconds=56), timedelta(seconds=4), r"^\d\d:\d\d:\d\d$",
+         "time (UTC, 2030-01-01)"),
+        (_T0, timedelta(hours=5), r"^\d\d:\d\d:\d\d$", "time (UTC, 2030-01-01)"),
+        (_T0, timedelta(days=3), r"^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d)?$", "time (UTC)"),
+    ],
+)  # fmt: skip
+def test_time_ticks_are_whole_times(
+    start: datetime, span: timedelta, pattern: str, label: str
+) -> None:
+    """Ticks read 10:00:56, not a bare 56; with the date when the range spans days."""
+    points = [(start + span * i / 20, float(i)) for i in range(21)]
+    fig = time_series_figure({"all": points}, title="t", ylabel="n", xlim=(start, start + span))
+    ax = fig.axes[0]
+    texts = _tick_texts(fig, ax.xaxis)
+    assert len(texts) >= 2 and all(re.match(pattern, t) for t in texts), texts
+    assert ax.get_xlabel() == label
+    assert ax.xaxis.get_offset_text().get_text() == ""  # no "2030-Jan-01 00:00" aside
+
+
+def test_a_single_series_has_a_legend() -> None:
+    """A chart with one line names it in a legend, as do bars with one kind of bar."""
+    points = [(_T0 + timedelta(minutes=i), 0.01 * i) for i in range(5)]
+    fig = time_series_figure({"all": points}, title="t", ylabel="error rate", percent=True)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["all"]
+    bars = horizontal_bar_figure([("timeout", {"failed steps": 3.0})], title="t", xlabel="n")
+    legend = bars.axes[0].get_legend()
+    assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["failed steps"]
+
+
+def test_identical_series_stay_visible() -> None:
+    """A series equal to an earlier one is dashed with its own hollow marker, the first widened."""
+    points = [(_T0 + timedelta(seconds=i), float(i % 3)) for i in range(6)]
+    other = [(t, v + 1) for t, v in points]
+    fig = time_series_figure({"a": points, "b": points, "c": other}, title="t", ylabel="n")
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    first, twin, apart = lines["a"], lines["b (same as a)"], lines["c"]
+    assert twin.get_linestyle() != "-" and first.get_linestyle() == apart.get_linestyle() == "-"
+    assert twin.get_marker() != first.get_marker() and twin.get_markerfacecolor() == "none"
+    assert first.get_linewidth() > twin.get_linewidth() == apart.get_linewidth()
+
+
+def test_each_series_keeps_its_colour() -> None:
+    """Colours come from the name: the same on any chart, whatever else is drawn."""
+    both = series_colours(["all", "b", "a"])
+    assert series_colours(["all", "b", "a"]) == both == {**series_colours(["a", "b"])}
+    assert both["all"] == TOTAL_COLOUR and len(set(both.values())) == 3
+    points = [(_T0 + timedelta(seconds=i), 1.0) for i in range(3)]
+    alone = time_series_figure({"all": points}, title="t", ylabel="n", colours=both)
+    crowd = time_series_figure({"all": points, "a": points, "b": points}, title="t", ylabel="n",
+                               colours=both)  # fmt: skip
+    for fig in (alone, crowd):
+        for line in fig.axes[0].get_lines():
+            name = line.get_label().split(" (same as")[0]
+            assert line.get_color() == both[name], name
+    gids = {line.get_gid() for line in alone.axes[0].get_lines()}
+    assert gids == {series_id("timeseries", "all")}
 
 
 def test_percent_axis_ticks_say_percent() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from otel_workflow.analytics import AnalyticsEngine
 from otel_workflow.reports import collect, render_report
-from otel_workflow.reports.charts import PALETTE
+from otel_workflow.reports.charts import BAR_GREYS, PALETTE
 from tests.report import chromium as browser
 from tests.report.spans import HOSTILE_WORKFLOW
 
@@ -61,9 +61,7 @@ def test_html_report_numbers_match_the_engine(store_path: Path, tmp_path: Path) 
 
 
 @pytest.mark.integration
-def test_html_report_renders_in_chromium(
-    store_path: Path, tmp_path: Path, chromium: str
-) -> None:
+def test_html_report_renders_in_chromium(store_path: Path, tmp_path: Path, chromium: str) -> None:
     """Chromium renders the report's charts (their colours are on screen) with no console errors."""
     with AnalyticsEngine.from_store(store_path) as engine:
         page = render_report(engine, tmp_path / "report.html", since="24h")
@@ -71,8 +69,8 @@ def test_html_report_renders_in_chromium(
     assert run.console == [], f"console messages: {run.console}"
     colours = browser.distinct_colours(run.screenshot)
     assert len(colours) > 100, "the screenshot is (nearly) blank"
-    # Solid bar fills in the first four palette colours: the SVG charts were drawn.
-    missing = [c for c in PALETTE[:4] if _hex(c) not in colours]
+    # Solid bar fills in the greys, markers in the first series colours: the SVGs were drawn.
+    missing = [c for c in (*BAR_GREYS, *PALETTE[:2]) if _hex(c) not in colours]
     assert not missing, f"chart colours not on screen: {missing}"
 
 
@@ -81,8 +79,7 @@ def test_console_error_detection_catches_errors(tmp_path: Path, chromium: str) -
     """The console check used above does see a page's console errors and exceptions."""
     page = tmp_path / "broken.html"
     page.write_text(
-        "<html><body><p>x</p><script>console.error('bad thing');missingFn();</script>"
-        "</body></html>"
+        "<html><body><p>x</p><script>console.error('bad thing');missingFn();</script></body></html>"
     )
     run = browser.screenshot(chromium, page, tmp_path / "broken.png", height=300)
     assert any("bad thing" in line for line in run.console)
@@ -210,6 +207,6 @@ def test_many_workflows_keep_charts_readable(tmp_path: Path) -> None:
         text = render_report(engine, tmp_path / "many.html").read_text(encoding="utf-8")
     assert "Duration percentiles per workflow (15 slowest by p95)" in text
     for name in names:
-        assert f'<td class="text">{name}</td>' in text
+        assert f'<span class="cut" title="{name}">{name}</span>' in text
     # More than 8 workflows: the throughput trend is the total only.
     assert {p.workflow for p in data.throughput} == {None}
