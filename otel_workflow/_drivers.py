@@ -29,6 +29,7 @@ from otel_workflow._instrumented import (
     _get_current,
     _perf_counter,
     _set_span_in_context,
+    put_captured,
 )
 from otel_workflow._metrics import StatusCells
 from otel_workflow._runtime import RUNTIME
@@ -173,8 +174,10 @@ class Instrumented(StepMachine):
             await self.finish_async(call, None, result)
             return result
 
-    # -- the plain-step fast paths -------------------------------------------------------
-    def _open_step(self, rt: Any) -> tuple[Any, Any, StatusCells] | None:
+    # -- the plain-step fast paths (capture included; no retries, hooks or workflows) --
+    def _open_step(
+        self, rt: Any, args: tuple[Any, ...], kwargs: dict[str, Any], instance: Any,
+    ) -> tuple[Any, Any, StatusCells] | None:  # fmt: skip
         """Start a plain step's span: (span, token, cells), or None to run uninstrumented."""
         span = token = None
         try:
@@ -194,6 +197,9 @@ class Instrumented(StepMachine):
                 attrs = {**scope.step_attributes, **self.attributes}
                 attrs[semconv.STEP_INDEX] = index
                 attrs[semconv.STEP_ATTEMPT] = 1
+                if self._capture_args is not None:
+                    put_captured(attrs, semconv.CAPTURE_INPUT,
+                                 self._capture_args(args, kwargs, instance))  # fmt: skip
                 span = tracer.start_span(self.name, ctx, attributes=attrs)
                 token = _attach(_set_span_in_context(span, ctx))
             return span, token, cells
@@ -205,13 +211,17 @@ class Instrumented(StepMachine):
                 span.end()
             return None
 
-    @staticmethod
-    def _close_step(span: Any, token: Any, cells: StatusCells, duration: float,
-                    cpu: float) -> None:  # fmt: skip
+    def _close_step(self, span: Any, token: Any, cells: StatusCells, duration: float,
+                    cpu: float, result: Any) -> None:  # fmt: skip
         try:
             if span is not None:
                 _detach(token)
-                span.set_attribute(semconv.STEP_CPU_TIME, cpu)
+                if self._capture_result is None:
+                    span.set_attribute(semconv.STEP_CPU_TIME, cpu)
+                else:
+                    attrs: dict[str, Any] = {semconv.STEP_CPU_TIME: cpu}
+                    put_captured(attrs, semconv.CAPTURE_OUTPUT, self._capture_result(result))
+                    span.set_attributes(attrs)
                 span.end()
             cells.ok.observe_with_cpu(duration, cpu, span)
         except Exception as internal:
@@ -244,7 +254,7 @@ class Instrumented(StepMachine):
             return wrapped(*args, **kwargs)
         if rt.call_hooks and self.wants_hooks():
             return self.call_sync(wrapped, instance, args, kwargs)
-        opened = self._open_step(rt)
+        opened = self._open_step(rt, args, kwargs, instance)
         if opened is None:
             return wrapped(*args, **kwargs)
         span, token, cells = opened
@@ -257,7 +267,7 @@ class Instrumented(StepMachine):
                               False)  # fmt: skip
             raise
         cpu = _thread_time() - c0
-        self._close_step(span, token, cells, _perf_counter() - start, cpu)
+        self._close_step(span, token, cells, _perf_counter() - start, cpu, result)
         return result
 
     def call_async_step(
@@ -270,13 +280,13 @@ class Instrumented(StepMachine):
             return wrapped(*args, **kwargs)
         if rt.call_hooks and self.wants_hooks():
             return self._run_async(wrapped, args, kwargs, instance)
-        return self._run_async_step(wrapped, args, kwargs)
+        return self._run_async_step(wrapped, args, kwargs, instance)
 
     async def _run_async_step(
         self, wrapped: Callable[..., Awaitable[Any]], args: tuple[Any, ...],
-        kwargs: dict[str, Any],
+        kwargs: dict[str, Any], instance: Any,
     ) -> Any:  # fmt: skip
-        opened = self._open_step(RUNTIME)
+        opened = self._open_step(RUNTIME, args, kwargs, instance)
         if opened is None:
             return await wrapped(*args, **kwargs)
         span, token, cells = opened
@@ -290,7 +300,7 @@ class Instrumented(StepMachine):
         except BaseException as exc:
             self._step_failed(span, token, cells, start, cpu[0], exc, args, kwargs, True)
             raise
-        self._close_step(span, token, cells, _perf_counter() - start, cpu[0])
+        self._close_step(span, token, cells, _perf_counter() - start, cpu[0], result)
         return result
 
     # -- generators ----------------------------------------------------------------------

@@ -142,9 +142,8 @@ class StepMachine:
                               if capture_input and func is not None else None)  # fmt: skip
         self._capture_result = result_capturer(self.capture_limits) if capture_output else None
         self.attributes = self._static_attributes(func, version)
-        # A step with no retries and no capture takes the inlined fast paths.
-        self.is_plain_step = not (self.is_workflow or retries or capture_input
-                                  or capture_output)  # fmt: skip
+        # A step with no retries takes the inlined fast paths (capture is done there too).
+        self.is_plain_step = not (self.is_workflow or retries)
         self._hook_generation = -1
         self._hooked = False
         self._step_cells: dict[str, StatusCells] = {}
@@ -216,7 +215,7 @@ class StepMachine:
             attrs[semconv.STEP_ATTEMPT] = attempt
             new_scope = None
         if self._capture_args is not None:
-            _put_captured(attrs, semconv.CAPTURE_INPUT, self._capture_args(args, kwargs, instance))
+            put_captured(attrs, semconv.CAPTURE_INPUT, self._capture_args(args, kwargs, instance))
         if tracer is not None:
             span = tracer.start_span(self.name, ctx, attributes=attrs, start_time=start_time)
             call.span = span
@@ -440,7 +439,7 @@ class StepMachine:
             if status == semconv.STATUS_ERROR:
                 span.set_status(Status(StatusCode.ERROR, f"{type_name}: {message}"[:512]))
         elif status == semconv.STATUS_OK and self._capture_result is not None and exc is None:
-            _put_captured(attrs, semconv.CAPTURE_OUTPUT, self._capture_result(result))
+            put_captured(attrs, semconv.CAPTURE_OUTPUT, self._capture_result(result))
         if call.paused >= _PAUSE_EVENT_THRESHOLD:
             attrs[semconv.WORKFLOW_PAUSE_DURATION] = call.paused
             span.add_event(semconv.PAUSED_EVENT, {semconv.WORKFLOW_PAUSE_DURATION: call.paused})
@@ -536,7 +535,7 @@ class StepMachine:
         return attempt <= self.retries and isinstance(exc, self.retry_on)
 
 
-def _put_captured(attrs: dict[str, Any], key: str, captured: Captured) -> None:
+def put_captured(attrs: dict[str, Any], key: str, captured: Captured) -> None:
     attrs[key] = captured.to_json()
     if captured.truncated:
         attrs[semconv.CAPTURE_TRUNCATED] = True
