@@ -37,6 +37,9 @@ def test_without_a_terminal_the_demo_exits_when_the_workload_is_done(tmp_path: P
 def _hold(port: int) -> socket.socket | None:
     """Bind ``port`` on 127.0.0.1; None when something else already holds it (taken either way)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As the demo's server does: a TIME_WAIT left by an earlier test's scrape of this port
+    # must not make it look taken (a listening socket still keeps everyone else out).
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind(("127.0.0.1", port))
     except OSError:
