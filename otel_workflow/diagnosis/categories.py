@@ -39,7 +39,7 @@ __all__ = ["Category", "Classification", "ErrorCategory", "categorize", "classif
            "parse_category", "type_key"]  # fmt: skip
 
 _BY_LABEL = {c.value: c for c in ErrorCategory}
-_MAX_CHAIN = 8
+MAX_CHAIN = 8
 
 # Per-class verdict: (category, how to refine per instance or None, the known key).
 _Verdict = tuple[ErrorCategory, str | None, tuple[str, str] | None]
@@ -249,11 +249,13 @@ def _refine(exc: BaseException, verdict: _Verdict) -> tuple[ErrorCategory, bool 
     return category, None, None, ""
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
+def causes(exc: BaseException) -> list[BaseException]:
+    """``exc``'s ``__cause__``/``__context__`` chain, nearest first (not ``exc`` itself),
+    as Python prints it (a suppressed context is skipped), at most ``MAX_CHAIN`` long."""
     seen = {id(exc)}
     out: list[BaseException] = []
     current: BaseException | None = exc
-    while current is not None and len(out) < _MAX_CHAIN:
+    while current is not None and len(out) < MAX_CHAIN:
         nxt = current.__cause__
         if nxt is None and not current.__suppress_context__:
             nxt = current.__context__
@@ -306,7 +308,7 @@ def _classify(exc: BaseException) -> Classification:
     if not detail:
         detail = f"type {type_name}" if verdict[2] is not None else ""
     if category is ErrorCategory.UNKNOWN and verdict[1] == "status":
-        for cause in _chain(exc):
+        for cause in causes(exc):
             inner = _classify(cause)
             if inner.category is not ErrorCategory.UNKNOWN:
                 category, retry, status = inner.category, inner.retryable, inner.status

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from otel_workflow.capture import CaptureLimits, capture
+from otel_workflow.diagnosis.categories import MAX_CHAIN, causes
 from otel_workflow.diagnosis.model import ErrorInfo, ExceptionEntry, Frame
 from otel_workflow.frames import is_in_app, is_our_frame
 
-MAX_CHAIN = 8
 MAX_FRAMES = 50
 MAX_STACKTRACE = 64 * 1024
 
@@ -93,19 +93,7 @@ def _frame(filename: str, lineno: int, function: str, source: str, locals_: dict
 
 
 def _chain(exc: BaseException) -> list[BaseException]:
-    chain = [exc]
-    seen = {id(exc)}
-    current = exc
-    while len(chain) < MAX_CHAIN:
-        nxt = current.__cause__
-        if nxt is None and not current.__suppress_context__:
-            nxt = current.__context__
-        if nxt is None or id(nxt) in seen:
-            break
-        seen.add(id(nxt))
-        chain.append(nxt)
-        current = nxt
-    return chain
+    return [exc, *causes(exc)][:MAX_CHAIN]
 
 
 def _safe_str(exc: BaseException) -> str:
