@@ -142,6 +142,9 @@ def _opt(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
+_ERROR = StatusCode.ERROR
+
+
 class DiagnosisSpanProcessor(SpanProcessor):
     """Record every failed span into the store's diagnosis tables, off the caller's thread.
 
@@ -175,8 +178,18 @@ class DiagnosisSpanProcessor(SpanProcessor):
         return None
 
     def on_end(self, span: ReadableSpan) -> None:
-        status = span.status
-        if status is None or status.status_code is not StatusCode.ERROR:
+        # Every span of the process passes here: a success must cost next to nothing.
+        # The SDK span's own fields are read directly (the public properties copy and
+        # lock), and a span with no events cannot be a retried failure.
+        try:
+            code = span._status.status_code
+            events = span._events
+        except AttributeError:  # another SDK's ReadableSpan
+            code = span.status.status_code
+            events = span.events
+        if code is not _ERROR:
+            if not events:
+                return
             # A retried attempt failed too, but leaves the span status unset (the call
             # goes on): the step machine marks it workflow.status="retried".
             attrs = span.attributes
