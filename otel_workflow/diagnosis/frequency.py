@@ -5,7 +5,9 @@ latest interval is the mean count of the preceding intervals of the window.  The
 is **escalating** when the latest interval's count is at least 3, at least twice the
 forecast, and above the forecast by more than three standard deviations of a Poisson
 count with that mean (``count > forecast + 3 * sqrt(max(forecast, 1))``): a rare error
-that happens twice is not escalating, a steady one that triples is.
+that happens twice is not escalating, a steady one that triples is.  A group first seen
+within the latest interval has no history to escalate from: it is *new*, not escalating
+(else every group of a fresh store would shout).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from otel_workflow.diagnosis.model import Frequency
 
 METHOD = (
     "latest interval count >= 3, >= 2x the forecast and > forecast + 3*sqrt(max(forecast, 1));"
-    " forecast = mean of the preceding intervals in the window"
+    " forecast = mean of the preceding intervals in the window; a group first seen in the"
+    " latest interval is new, not escalating"
 )
 
 
@@ -43,6 +46,7 @@ def frequency(times_ns: Sequence[int], *, total: int, first_seen_ns: int | None,
         trend = "none"
     elif first_seen_ns is not None and first_seen_ns >= now_ns - interval_ns:
         trend = "new"
+        escalating = False
     elif latest > 1.5 * forecast + 1:
         trend = "rising"
     elif latest < 0.5 * forecast:

@@ -207,3 +207,8 @@ def test_escalating_compares_the_latest_interval_with_the_forecast() -> None:
                     window_ns=24 * hour, interval_ns=hour)  # fmt: skip
     assert (calm.escalating, calm.trend) == (False, "steady")
     assert (hot.escalating, hot.trend) == (True, "rising")
+    # The same burst from a group first seen within the latest interval: new, no history.
+    fresh = [now - 10 + i for i in range(9)]
+    new = frequency(fresh, total=9, first_seen_ns=now - 10, last_seen_ns=now, now_ns=now,
+                    window_ns=24 * hour, interval_ns=hour)  # fmt: skip
+    assert (new.escalating, new.trend) == (False, "new")
