@@ -241,22 +241,16 @@ class Instrumented(StepMachine):
         except Exception as internal:
             report_internal_error("decorator", internal)
 
-    def _step_failed(
-        self, span: Any, token: Any, cells: StatusCells, start: float, cpu: float,
-        exc: BaseException, args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool,
-    ) -> None:  # fmt: skip
+    @staticmethod
+    def _failed_call(
+        span: Any, token: Any, cells: StatusCells, start: float, cpu: float,
+        args: tuple[Any, ...], kwargs: dict[str, Any],
+    ) -> Call:  # fmt: skip
+        """The Call a fast path never built, for the failure path to finish."""
         call = Call()
         call.span, call.token, call.cells, call.cpu, call.start = span, token, cells, cpu, start
         call.args, call.kwargs = args, kwargs
-        if is_async:
-            self.settle(call, exc)  # no await here: on_error hooks may only block
-            if RUNTIME.error_hooks:
-                call.info = self.failure_info(call, True)
-                self.run_hooks_sync(call, "on_error", exc)
-            self.leave_quietly(call)
-            self.end(call, exc)
-        else:
-            self.finish(call, exc)
+        return call
 
     def call_sync_step(
         self, wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
@@ -277,8 +271,8 @@ class Instrumented(StepMachine):
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            self._step_failed(span, token, cells, start, _thread_time() - c0, exc, args, kwargs,
-                              False)  # fmt: skip
+            cpu = _thread_time() - c0
+            self.finish(self._failed_call(span, token, cells, start, cpu, args, kwargs), exc)
             raise
         cpu = _thread_time() - c0
         self._close_step(span, token, cells, _perf_counter() - start, cpu, result)
@@ -326,7 +320,9 @@ class Instrumented(StepMachine):
             else:
                 result = await awaitable
         except BaseException as exc:
-            self._step_failed(span, token, cells, start, cpu[0], exc, args, kwargs, True)
+            # Awaited: an async on_error hook (the debugger) waits on this step's loop.
+            call = self._failed_call(span, token, cells, start, cpu[0], args, kwargs)
+            await self.finish_async(call, exc)
             raise
         self._close_step(span, token, cells, _perf_counter() - start, cpu[0], result)
         return result

@@ -467,9 +467,20 @@ class StepMachine:
         except Exception as internal:
             report_internal_error("decorator", internal)
 
-    def finish(self, call: Call, exc: BaseException | None, result: Any = None) -> None:
-        """Settle, run the sync ``after``/``on_error`` hooks, leave and end: a sync close."""
+    def finish(
+        self, call: Call, exc: BaseException | None, result: Any = None, *,
+        status: str | None = None, duration: float | None = None, end_time: int | None = None,
+    ) -> None:  # fmt: skip
+        """Settle, run the sync ``after``/``on_error`` hooks, leave and end: a sync close.
+
+        The tracking API passes what it was told instead of what was measured: a recorded
+        ``status``, ``duration`` (seconds) and ``end_time`` (ns since the epoch).
+        """
         self.settle(call, exc)
+        if status is not None:
+            call.status = status
+        if duration is not None:
+            call.duration = duration
         if exc is not None and call.info is None and RUNTIME.error_hooks:
             call.info = self.failure_info(call, False)
         if call.info is not None:
@@ -478,7 +489,7 @@ class StepMachine:
             else:
                 self.run_hooks_sync(call, "on_error", exc)
         self.leave_quietly(call)
-        self.end(call, exc, result)
+        self.end(call, exc, result, end_time)
 
     async def finish_async(self, call: Call, exc: BaseException | None, result: Any = None
                            ) -> None:  # fmt: skip

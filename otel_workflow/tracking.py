@@ -42,7 +42,6 @@ from opentelemetry import trace
 
 from otel_workflow import semconv
 from otel_workflow._drivers import Instrumented
-from otel_workflow._guard import report_internal_error
 from otel_workflow._instrumented import Call
 from otel_workflow._runtime import RUNTIME
 from otel_workflow._scope import CURRENT_SCOPE, Scope, normalize_attributes
@@ -347,19 +346,12 @@ class ExecutionHandle:
         call = self._close(status)
         if call is None:
             return
-        machine = self._machine
-        if end_ns is None and started is None:
-            machine.finish(call, exc, result)
-            return
-        # Given timings: the span and the histogram use them, as for recorded steps.
-        machine.settle(call, exc)
-        end_ns = time.time_ns() if end_ns is None else end_ns
+        duration = None
         if started is not None:
-            call.duration = (end_ns - started) / 1e9
-        if call.info is not None:
-            machine.run_hooks_sync(call, "on_error" if exc is not None else "after",
-                                   *((exc,) if exc is not None else (result,)))  # fmt: skip
-        machine.end(call, exc, result, end_time=end_ns)
+            # Given timings: the span and the histogram use them, as for recorded steps.
+            end_ns = time.time_ns() if end_ns is None else end_ns
+            duration = (end_ns - started) / 1e9
+        self._machine.finish(call, exc, result, duration=duration, end_time=end_ns)
 
     def track_workflow_complete(self, result: Any = None, *,
                                 end: float | datetime | None = None) -> None:  # fmt: skip
@@ -415,15 +407,11 @@ class ExecutionHandle:
                                      **self._where())  # fmt: skip
         if call is None:
             return
-        try:
-            if call.info is not None:
-                machine.run_hooks_sync(call, "before")
-            machine.settle(call, exc)
-            call.status = status
-            call.duration = (end_ns - start_ns) / 1e9
-        except Exception as internal:
-            report_internal_error("tracking", internal)
-        machine.end(call, exc, None, end_time=end_ns)
+        if call.info is not None:
+            machine.run_hooks_sync(call, "before")
+        # after/on_error hooks run too: a recorded failure reaches the diagnosis.
+        machine.finish(call, exc, None, status=status, duration=(end_ns - start_ns) / 1e9,
+                       end_time=end_ns)  # fmt: skip
 
     # -- across processes -----------------------------------------------------------------
     def inject(self, carrier: dict[str, str] | None = None) -> dict[str, str]:

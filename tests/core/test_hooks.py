@@ -459,3 +459,28 @@ def test_interested_narrows_which_calls_a_hook_sees(ow_telemetry: TelemetryCaptu
         ignored()
     assert hook.seen == ["watched"] * 3 + ["ignored"]
     assert len(ow_telemetry.step_spans()) == 8
+
+
+def test_async_on_error_hook_is_awaited_for_a_plain_async_step(
+    ow_telemetry: TelemetryCapture,
+) -> None:
+    """An error-only async hook is awaited on the step's loop, fast path or not."""
+    log: list[str] = []
+
+    class AsyncDiagnosis:
+        def on_error(self, call: CallInfo, exc: BaseException) -> Any:
+            async def record() -> None:
+                await asyncio.sleep(0)
+                log.append(f"{call.name}:{type(exc).__name__}")
+
+            return record() if call.is_async else None
+
+    @ow.step(name="afail")
+    async def afail() -> None:
+        raise LookupError("gone")
+
+    for _ in _register(AsyncDiagnosis()):
+        with pytest.raises(LookupError):
+            asyncio.run(afail())
+    assert log == ["afail:LookupError"]
+    assert ow_telemetry.internal_errors() == {}

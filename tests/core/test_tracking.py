@@ -265,3 +265,25 @@ def test_workflow_imported_from_a_log_keeps_its_timings(ow_telemetry: TelemetryC
     labels = {semconv.LABEL_WORKFLOW: "nightly"}
     assert ow_telemetry.histogram_sum(semconv.METRIC_WORKFLOW_DURATION, **labels) == (
         pytest.approx(5.0, abs=1e-6))
+
+
+def test_recorded_failure_reaches_on_error_hooks(ow_telemetry: TelemetryCapture) -> None:
+    """A step recorded as failed runs the on_error hooks, so the diagnosis sees it."""
+    seen: list[tuple[str, str]] = []
+
+    class Hook:
+        def on_error(self, call: CallInfo, exc: BaseException) -> None:
+            seen.append((call.name, type(exc).__name__))
+
+    hook = Hook()
+    ow.register_hook(hook)
+    try:
+        ex = ow.track_workflow_start("imported")
+        ex.track_step_execution("load", duration=0.5, error=TimeoutError("db"))
+        ex.track_step_execution("fine", duration=0.1)
+        ex.track_workflow_complete()
+    finally:
+        ow.unregister_hook(hook)
+    assert seen == [("load", "TimeoutError")]
+    (load,) = ow_telemetry.step_spans("load")
+    assert load.end_time - load.start_time == pytest.approx(0.5e9, abs=1e3)
